@@ -1,0 +1,39 @@
+"""Items that flow from a source to the producer: records to send and inputs rejected on read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Key of the provenance block that the producer adds to each stream message,
+# beside X's own "data", "includes" and "matching_rules" keys.
+PROVENANCE_KEY = "__catsvdogs"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a record was read: a file and a 1-based line, or a live source name with line 0."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    """One Firehose record: UTF-8 JSON ending in a newline, and where it came from."""
+
+    data: bytes
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class RejectedInput:
+    """Input that will not be sent, with the reason shown to the user."""
+
+    origin: Origin
+    reason: str
+
+
+SourceItem = OutgoingRecord | RejectedInput
