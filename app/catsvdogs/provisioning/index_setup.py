@@ -1,0 +1,57 @@
+"""The OpenSearch index template with explicit mappings, applied before any document arrives."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+from opensearchpy import NotFoundError, OpenSearch
+
+LOG = logging.getLogger(__name__)
+
+TEMPLATE_NAME = "catsvdogs-tweets"
+TEMPLATE_RESOURCE = "index_template.json"
+
+
+def index_template(index_name: str) -> dict[str, Any]:
+    """Return the packaged index template, matching ``index_name`` and any index that starts with it."""
+    text = resources.files("catsvdogs.provisioning").joinpath(TEMPLATE_RESOURCE).read_text(encoding="utf-8")
+    template = json.loads(text)
+    template["index_patterns"] = [f"{index_name}*"]
+    return template
+
+
+def apply_index_template(client: OpenSearch, index_name: str) -> str:
+    """Put the index template unless the cluster has the same one; return 'created', 'updated' or 'unchanged'."""
+    wanted = index_template(index_name)
+    try:
+        existing = client.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"][0]["index_template"]
+    except NotFoundError:
+        existing = None
+    if existing is not None and _same_template(existing, wanted):
+        return "unchanged"
+    client.indices.put_index_template(name=TEMPLATE_NAME, body=wanted)
+    LOG.info("Put index template %s for %s*", TEMPLATE_NAME, index_name)
+    return "created" if existing is None else "updated"
+
+
+def ensure_index(client: OpenSearch, index_name: str) -> str:
+    """Create the index from the template unless it exists; return 'created' or 'exists'."""
+    if client.indices.exists(index=index_name):
+        return "exists"
+    client.indices.create(index=index_name)
+    LOG.info("Created index %s", index_name)
+    return "created"
+
+
+def _same_template(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Compare the parts that matter; clusters add defaults and turn numbers into strings."""
+    existing_mappings = existing.get("template", {}).get("mappings", {})
+    wanted_mappings = wanted["template"]["mappings"]
+    return (
+        sorted(existing.get("index_patterns", [])) == sorted(wanted["index_patterns"])
+        and existing_mappings.get("properties") == wanted_mappings["properties"]
+        and str(existing_mappings.get("dynamic")) == str(wanted_mappings["dynamic"])
+    )
