@@ -1,0 +1,150 @@
+"""Replay of recorded v2 stream files: pacing by the original gaps, timestamp shifting, provenance.
+
+Pacing: a tweet recorded ``d`` seconds after the first one of a pass is sent
+``d / speed`` seconds after the pass started; with no speed (``--speed max``)
+nothing waits. Unless timestamps are kept, ``created_at`` is moved so the
+first tweet of each pass is "now" and the others follow at the paced gaps,
+so a dashboard of recent minutes fills as the replay runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from catsvdogs.formats.v2_stream import BadLine, parse_message
+from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, RejectedInput, SourceItem
+from catsvdogs.sources.files import UnreadableFile, read_lines
+
+LOG = logging.getLogger(__name__)
+
+SOURCE_NAME = "replay"
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How to replay: ``speed`` None means as fast as possible."""
+
+    speed: float | None = None
+    loop: bool = False
+    keep_timestamps: bool = False
+
+
+def parse_timestamp(value: str) -> datetime:
+    """Parse an X API timestamp such as 2025-03-14T16:02:11.000Z into an aware UTC datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def format_timestamp(value: datetime) -> str:
+    """Format a datetime as ISO 8601 UTC with milliseconds and a Z, as the X API does."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class Pacer:
+    """Maps recorded times to send times and shifted timestamps for one pass over the files."""
+
+    def __init__(self, options: ReplayOptions, stop: threading.Event, clock: Callable[[], float] = time.time) -> None:
+        self.options = options
+        self.stop = stop
+        self.clock = clock
+        self.first_recorded: datetime | None = None
+        self.pass_started = 0.0
+
+    def start_pass(self) -> None:
+        self.first_recorded = None
+        self.pass_started = self.clock()
+
+    def place(self, recorded: datetime | None) -> datetime | None:
+        """Wait until ``recorded`` is due, then return the timestamp the tweet should carry (None: keep it)."""
+        if recorded is None:
+            return None
+        if self.first_recorded is None:
+            self.first_recorded = recorded
+        offset = max(0.0, (recorded - self.first_recorded).total_seconds())
+        if self.options.speed:
+            offset /= self.options.speed
+            delay = self.pass_started + offset - self.clock()
+            if delay > 0:
+                self.stop.wait(delay)
+        if self.options.keep_timestamps:
+            return None
+        return datetime.fromtimestamp(self.pass_started, timezone.utc) + timedelta(seconds=offset)
+
+
+def build_record(message: dict[str, Any], origin: Origin, shifted: datetime | None) -> bytes:
+    """Serialise a message with its provenance block, as one JSON line for Firehose."""
+    if shifted is not None:
+        message["data"]["created_at"] = format_timestamp(shifted)
+    message[PROVENANCE_KEY] = {
+        "source": SOURCE_NAME,
+        "file": origin.file,
+        "line": origin.line,
+        "read_at": format_timestamp(datetime.now(timezone.utc)),
+    }
+    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def replay_file(path: Path, pacer: Pacer) -> Iterator[SourceItem]:
+    """Yield a record or a rejection for each non-blank line of one file."""
+    name = str(path)
+    blank_lines = 0
+    try:
+        for line in read_lines(path):
+            if pacer.stop.is_set():
+                return
+            origin = Origin(name, line.number)
+            if line.error:
+                yield RejectedInput(origin, line.error)
+                continue
+            if not line.text or not line.text.strip():
+                blank_lines += 1  # the stream's keep-alive; not a record
+                continue
+            try:
+                message = parse_message(line.text, cut_off=line.cut_off)
+                created_at = message["data"].get("created_at")
+                recorded = parse_timestamp(created_at) if created_at else None
+            except BadLine as error:
+                yield RejectedInput(origin, str(error))
+                continue
+            except ValueError as error:
+                yield RejectedInput(origin, f"invalid created_at {message['data'].get('created_at')!r}: {error}")
+                continue
+            yield OutgoingRecord(build_record(message, origin, pacer.place(recorded)), origin)
+    except UnreadableFile as error:
+        LOG.error("%s", error)
+        yield RejectedInput(Origin(name, 0), str(error).removeprefix(f"{path}: "))
+    if blank_lines:
+        LOG.info("%s: skipped %d blank keep-alive lines", name, blank_lines)
+
+
+def replay(paths: Sequence[Path], options: ReplayOptions, stop: threading.Event) -> Iterator[SourceItem]:
+    """Yield the items of every file in order; with ``loop``, start again until ``stop`` is set."""
+    pacer = Pacer(options, stop)
+    passes = 0
+    while not stop.is_set():
+        passes += 1
+        LOG.info("Replay pass %d over %d file(s) started", passes, len(paths))
+        pacer.start_pass()
+        records = 0
+        for path in paths:
+            for item in replay_file(path, pacer):
+                records += isinstance(item, OutgoingRecord)
+                yield item
+            if stop.is_set():
+                break
+        if not options.loop:
+            break
+        if records == 0:
+            LOG.error("Replay pass %d sent no record; stopping the loop instead of repeating it", passes)
+            break
+    LOG.info("Replay stopped after %d pass(es)", passes)
