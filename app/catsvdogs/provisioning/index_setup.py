@@ -7,7 +7,7 @@ import logging
 from importlib import resources
 from typing import Any
 
-from opensearchpy import NotFoundError, OpenSearch
+from opensearchpy import OpenSearch
 
 LOG = logging.getLogger(__name__)
 
@@ -26,10 +26,9 @@ def index_template(index_name: str) -> dict[str, Any]:
 def apply_index_template(client: OpenSearch, index_name: str) -> str:
     """Put the index template unless the cluster has the same one; return 'created', 'updated' or 'unchanged'."""
     wanted = index_template(index_name)
-    try:
+    existing = None
+    if client.indices.exists_index_template(name=TEMPLATE_NAME):
         existing = client.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"][0]["index_template"]
-    except NotFoundError:
-        existing = None
     if existing is not None and _same_template(existing, wanted):
         return "unchanged"
     client.indices.put_index_template(name=TEMPLATE_NAME, body=wanted)

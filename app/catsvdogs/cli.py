@@ -1,0 +1,68 @@
+"""The `catsvdogs` command: a thin dispatcher to one module a subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from catsvdogs import __version__
+from catsvdogs.commands import provision, replay
+from catsvdogs.config import ENVIRONMENT_VARIABLES
+
+LOG = logging.getLogger("catsvdogs")
+
+SUBCOMMANDS = (provision, replay)
+
+
+def environment_help() -> str:
+    rows = "\n".join(f"  {name:<26} {meaning}" for name, meaning in ENVIRONMENT_VARIABLES.items())
+    return f"environment variables:\n{rows}\n\nAWS credentials come from the standard AWS chain (environment, ~/.aws)."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="catsvdogs",
+        description="Cats v dogs on social media through Firehose, a transform Lambda and OpenSearch.",
+        epilog=environment_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"catsvdogs {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="minimum level of the log lines written to stderr (default: INFO)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in SUBCOMMANDS:
+        module.add_parser(subparsers)
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    """Send log lines to stderr, keeping stdout for results."""
+    logging.basicConfig(
+        level=getattr(logging, level),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # botocore logs every retry at DEBUG and credentials never; keep it quiet unless debugging.
+    for noisy in ("botocore", "boto3", "urllib3", "opensearch"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("catsvdogs: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
