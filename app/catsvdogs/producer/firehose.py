@@ -1,0 +1,306 @@
+"""Firehose PutRecordBatch with our own retries: resend failed records, back off on throttling."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random as random_module
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from catsvdogs.config import Settings
+from catsvdogs.producer.backoff import RetryPolicy
+from catsvdogs.records import OutgoingRecord, RejectedInput
+
+logger = logging.getLogger(__name__)
+
+# Error codes of a whole call that mean "try again later". Firehose documents
+# ServiceUnavailableException ("Slow down") and LimitExceededException for
+# throttling. Any HTTP 5xx response is retried too, whatever its code.
+RETRYABLE_ERROR_CODES = frozenset(
+    {
+        "ServiceUnavailableException",
+        "LimitExceededException",
+        "ThrottlingException",
+        "InternalFailure",
+        "InternalError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
+# Network failures that botocore raises instead of a response: refused or
+# timed-out connections (EndpointConnectionError, ConnectTimeoutError),
+# connections closed before the response, and read timeouts.
+RETRYABLE_NETWORK_ERRORS = (BotocoreConnectionError, ConnectionClosedError, ReadTimeoutError)
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+
+
+class ProducerError(Exception):
+    """Error that retrying cannot fix, such as a missing stream or denied access. Its message is one line."""
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    """Record that Firehose did not accept, with the last error it returned for it."""
+
+    record: OutgoingRecord
+    error_code: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Outcome of one ``put_batch`` call."""
+
+    batch_id: int
+    sent: int
+    resent: int
+    """Record-level resends: each record counts once per attempt after its first."""
+    attempts: int
+    failed: tuple[FailedRecord, ...]
+
+    def rejections(self) -> list[RejectedInput]:
+        """Return the failed records as rejections whose reason starts with the last error code."""
+        return [
+            RejectedInput(
+                origin=failure.record.origin,
+                reason=(
+                    f"{failure.error_code}: {failure.error_message} "
+                    f"(not sent: Firehose failed the record on all {self.attempts} attempts)"
+                ),
+            )
+            for failure in self.failed
+        ]
+
+
+def create_firehose_client(
+    *,
+    region_name: str | None = None,
+    endpoint_url: str | None = None,
+    session: boto3.session.Session | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    **client_kwargs: Any,
+) -> Any:
+    """Create a boto3 Firehose client whose own retries are off, so that FirehoseSender retries and counts them.
+
+    In botocore's retry config, ``total_max_attempts`` includes the first request, so 1
+    means no retry. The older ``max_attempts`` key counts retries only, so 1 would still
+    allow one hidden retry. ``client_kwargs`` go to ``Session.client`` unchanged.
+    """
+    config = Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+    )
+    active_session = session or boto3.session.Session()
+    return active_session.client(
+        "firehose",
+        region_name=region_name,
+        endpoint_url=endpoint_url,
+        config=config,
+        **client_kwargs,
+    )
+
+
+class FirehoseSender:
+    """Sender of record batches to one Firehose delivery stream, with retries and backoff.
+
+    ``sleep`` and ``random`` are injectable so tests can record the delays.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        stream_name: str,
+        *,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = random_module.random,
+    ) -> None:
+        self._client = client
+        self.stream_name = stream_name
+        self._policy = policy or RetryPolicy()
+        self._sleep = sleep
+        self._random = random
+        self._batch_ids = itertools.count(1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> FirehoseSender:
+        """Create a sender for ``settings.stream_name``, with a client for the configured region and endpoint."""
+        client = create_firehose_client(region_name=settings.region, endpoint_url=settings.aws_endpoint_url)
+        return cls(client, settings.stream_name, **kwargs)
+
+    def put_batch(self, records: Sequence[OutgoingRecord]) -> BatchResult:
+        """Send ``records`` with PutRecordBatch, resending only the records that failed, until all are sent
+        or ``policy.max_attempts`` calls were made.
+
+        Raises ProducerError for errors that retrying cannot fix.
+        """
+        batch_id = next(self._batch_ids)
+        if not records:
+            # Firehose rejects a call without records as invalid.
+            return BatchResult(batch_id=batch_id, sent=0, resent=0, attempts=0, failed=())
+
+        pending = list(records)
+        sent = 0
+        resent = 0
+        attempt = 1
+        logger.debug("Batch %d: sending %d records to stream %s", batch_id, len(pending), self.stream_name)
+
+        while True:
+            failed = self._put_once(batch_id, pending)
+            sent += len(pending) - len(failed)
+            if not failed:
+                return BatchResult(batch_id=batch_id, sent=sent, resent=resent, attempts=attempt, failed=())
+
+            if attempt >= self._policy.max_attempts:
+                self._log_give_up(batch_id, attempt, failed)
+                return BatchResult(
+                    batch_id=batch_id, sent=sent, resent=resent, attempts=attempt, failed=tuple(failed)
+                )
+
+            delay = self._policy.delay(attempt, self._random)
+            self._log_retry(batch_id, attempt, len(pending), failed, delay)
+            self._sleep(delay)
+            pending = [failure.record for failure in failed]
+            resent += len(pending)
+            attempt += 1
+
+    def _put_once(self, batch_id: int, pending: list[OutgoingRecord]) -> list[FailedRecord]:
+        """Make one PutRecordBatch call and return the records to retry, each with its error."""
+        try:
+            response = self._client.put_record_batch(
+                DeliveryStreamName=self.stream_name,
+                Records=[{"Data": record.data} for record in pending],
+            )
+        except ClientError as error:
+            code, message, status = _describe_client_error(error)
+            if code in RETRYABLE_ERROR_CODES or (status is not None and status >= 500):
+                return [FailedRecord(record, code, message) for record in pending]
+            raise ProducerError(self._fatal_message(code, message)) from error
+        except RETRYABLE_NETWORK_ERRORS as error:
+            return [FailedRecord(record, type(error).__name__, _one_line(str(error))) for record in pending]
+        except NoCredentialsError as error:
+            raise ProducerError(
+                f"No AWS credentials found for Firehose delivery stream '{self.stream_name}'. "
+                "Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE "
+                "(LocalStack accepts any values, such as 'test')."
+            ) from error
+
+        return self._failed_records(batch_id, pending, response)
+
+    def _failed_records(
+        self, batch_id: int, pending: list[OutgoingRecord], response: dict[str, Any]
+    ) -> list[FailedRecord]:
+        responses = response.get("RequestResponses", [])
+        if len(responses) != len(pending):
+            raise ProducerError(
+                f"Firehose returned {len(responses)} record responses for {len(pending)} records "
+                f"in batch {batch_id} to delivery stream '{self.stream_name}'. The endpoint does not "
+                "behave like Firehose, so the records that arrived cannot be told apart."
+            )
+
+        failed = [
+            FailedRecord(record, entry["ErrorCode"], _one_line(entry.get("ErrorMessage", "")))
+            for record, entry in zip(pending, responses, strict=True)
+            if entry.get("ErrorCode")
+        ]
+        reported = response.get("FailedPutCount", len(failed))
+        if reported != len(failed):
+            logger.warning(
+                "Batch %d to stream %s: FailedPutCount is %d but %d record responses have an ErrorCode. "
+                "Using the record responses",
+                batch_id,
+                self.stream_name,
+                reported,
+                len(failed),
+            )
+        return failed
+
+    def _fatal_message(self, code: str, message: str) -> str:
+        stream = self.stream_name
+        where = self._describe_endpoint()
+        if code == "ResourceNotFoundException":
+            return (
+                f"Firehose delivery stream '{stream}' not found ({where}): {message}. "
+                "Run 'catsvdogs provision' to create it, or set CATSVDOGS_STREAM to an existing stream."
+            )
+        if code.startswith("AccessDenied") or code in {"UnrecognizedClientException", "InvalidSignatureException"}:
+            return (
+                f"Access denied putting records to Firehose delivery stream '{stream}' ({where}): "
+                f"{code}: {message}. Check that the AWS credentials in use allow firehose:PutRecordBatch on it."
+            )
+        if code in {"InvalidArgumentException", "ValidationException"}:
+            return f"Firehose rejected a PutRecordBatch request to delivery stream '{stream}' as invalid: {code}: {message}"
+        return f"PutRecordBatch to Firehose delivery stream '{stream}' failed ({where}): {code}: {message}"
+
+    def _describe_endpoint(self) -> str:
+        meta = getattr(self._client, "meta", None)
+        region = getattr(meta, "region_name", None) or "unknown region"
+        endpoint = getattr(meta, "endpoint_url", None)
+        return f"region {region}, endpoint {endpoint}" if endpoint else f"region {region}"
+
+    def _log_retry(
+        self, batch_id: int, attempt: int, pending_count: int, failed: list[FailedRecord], delay: float
+    ) -> None:
+        code, message = _most_common_error(failed)
+        logger.warning(
+            "Batch %d to stream %s: %d of %d records failed on attempt %d of %d (%s: %s); retrying them in %.2f s",
+            batch_id,
+            self.stream_name,
+            len(failed),
+            pending_count,
+            attempt,
+            self._policy.max_attempts,
+            code,
+            message,
+            delay,
+        )
+
+    def _log_give_up(self, batch_id: int, attempts: int, failed: list[FailedRecord]) -> None:
+        code, message = _most_common_error(failed)
+        logger.error(
+            "Batch %d to stream %s: giving up on %d records after %d attempts (%s: %s); first origin %s",
+            batch_id,
+            self.stream_name,
+            len(failed),
+            attempts,
+            code,
+            message,
+            failed[0].record.origin,
+        )
+
+
+def _describe_client_error(error: ClientError) -> tuple[str, str, int | None]:
+    details = error.response.get("Error", {})
+    code = details.get("Code") or "UnknownError"
+    message = _one_line(details.get("Message") or str(error))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code, message, status
+
+
+def _most_common_error(failed: list[FailedRecord]) -> tuple[str, str]:
+    counts = Counter((failure.error_code, failure.error_message) for failure in failed)
+    (code, message), _ = counts.most_common(1)[0]
+    return code, message
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
