@@ -1,0 +1,163 @@
+"""Thread-safe counts of a producer run and the summary printed at its end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from catsvdogs.records import RejectedInput
+
+DEFAULT_SAMPLE_LIMIT = 100
+"""Number of rejections kept with their origin; later ones are only counted."""
+
+
+def rejection_category(reason: str) -> str:
+    """Return the part of a rejection reason before its first colon, used to group and rate-limit rejections.
+
+    Reasons read "category: details", such as "record too large: tweets.jsonl:7 has ...".
+    A reason without a colon is its own category.
+    """
+    category, _, _ = reason.partition(":")
+    return category.strip() or reason
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Counts of a producer run at one moment; ``read == sent + rejected + pending`` always holds."""
+
+    read: int
+    sent: int
+    rejected: int
+    pending: int
+    retried: int
+    """Record-level resends to Firehose, not records: one record resent three times counts 3."""
+    elapsed_seconds: float
+    rejected_by_category: dict[str, int]
+    rejection_samples: tuple[RejectedInput, ...]
+
+    def __post_init__(self) -> None:
+        if self.pending < 0:
+            raise ValueError(
+                f"counts are inconsistent: sent ({self.sent}) + rejected ({self.rejected}) exceeds read ({self.read})"
+            )
+        if self.read != self.sent + self.rejected + self.pending:
+            raise ValueError(
+                f"counts are inconsistent: read {self.read} != sent {self.sent} "
+                f"+ rejected {self.rejected} + pending {self.pending}"
+            )
+
+    @property
+    def rate(self) -> float:
+        """Records sent per second over the whole run."""
+        return self.sent / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+
+class Counters:
+    """Counts of records read, sent, resent and rejected, safe to update from several threads."""
+
+    def __init__(
+        self,
+        *,
+        sample_limit: int = DEFAULT_SAMPLE_LIMIT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._started_at = clock()
+        self._sample_limit = sample_limit
+        self._read = 0
+        self._sent = 0
+        self._retried = 0
+        self._rejected = 0
+        self._rejected_by_category: Counter[str] = Counter()
+        self._samples: list[RejectedInput] = []
+
+    @property
+    def read(self) -> int:
+        return self._read
+
+    @property
+    def sent(self) -> int:
+        return self._sent
+
+    @property
+    def retried(self) -> int:
+        return self._retried
+
+    @property
+    def rejected(self) -> int:
+        return self._rejected
+
+    def add_read(self, count: int = 1) -> None:
+        with self._lock:
+            self._read += count
+
+    def add_sent(self, count: int) -> None:
+        with self._lock:
+            self._sent += count
+
+    def add_retried(self, count: int) -> None:
+        with self._lock:
+            self._retried += count
+
+    def add_rejected(self, rejection: RejectedInput) -> int:
+        """Count ``rejection`` and return how many rejections of its category were counted so far."""
+        category = rejection_category(rejection.reason)
+        with self._lock:
+            self._rejected += 1
+            self._rejected_by_category[category] += 1
+            if len(self._samples) < self._sample_limit:
+                self._samples.append(rejection)
+            return self._rejected_by_category[category]
+
+    def snapshot(self) -> Summary:
+        """Return a consistent copy of all counts."""
+        with self._lock:
+            return Summary(
+                read=self._read,
+                sent=self._sent,
+                rejected=self._rejected,
+                pending=self._read - self._sent - self._rejected,
+                retried=self._retried,
+                elapsed_seconds=self._clock() - self._started_at,
+                rejected_by_category=dict(self._rejected_by_category),
+                rejection_samples=tuple(self._samples),
+            )
+
+
+def format_summary(summary: Summary, *, stream_name: str | None = None, max_origins: int = 5) -> str:
+    """Format ``summary`` as multi-line text for the end of a run, with rejections grouped by category."""
+    target = f" to Firehose delivery stream '{stream_name}'" if stream_name else " to Firehose"
+    lines = [
+        f"Sent {summary.sent:,} of {summary.read:,} records read{target} "
+        f"in {summary.elapsed_seconds:.1f} s ({summary.rate:,.1f} records/s).",
+        f"  read:     {summary.read:,}",
+        f"  sent:     {summary.sent:,}",
+        f"  rejected: {summary.rejected:,}",
+        f"  pending:  {summary.pending:,}",
+        f"  retried:  {summary.retried:,} record resends",
+    ]
+    if summary.rejected:
+        lines.append("Rejected inputs by reason:")
+        lines.extend(_format_rejection_groups(summary, max_origins))
+    return "\n".join(lines)
+
+
+def _format_rejection_groups(summary: Summary, max_origins: int) -> list[str]:
+    lines: list[str] = []
+    ordered = sorted(summary.rejected_by_category.items(), key=lambda item: (-item[1], item[0]))
+    for category, count in ordered:
+        samples = [s for s in summary.rejection_samples if rejection_category(s.reason) == category]
+        lines.append(f"  {count:,} x {category}")
+        if not samples:
+            continue
+
+        lines.append(f"      first: {samples[0].reason}")
+        origins = ", ".join(str(sample.origin) for sample in samples[:max_origins])
+        not_listed = count - min(len(samples), max_origins)
+        more = f" and {not_listed:,} more" if not_listed else ""
+        lines.append(f"      at {origins}{more}")
+    return lines
