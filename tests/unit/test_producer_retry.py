@@ -436,11 +436,14 @@ def test_stop_returns_while_source_blocks(fake: FakeFirehose) -> None:
         release.wait(10)
         yield from make_records(2)
 
+    # The sender exists before the timer starts: creating a boto3 client can take
+    # longer than the timer on a loaded machine, and then nothing would be read.
+    sender = make_sender(fake)
     timer = threading.Timer(0.3, stop.set)
     timer.start()
     started = time.monotonic()
     try:
-        summary = run_producer(silent_live_source(), make_sender(fake), stop=stop, batcher=Batcher(max_wait=5))
+        summary = run_producer(silent_live_source(), sender, stop=stop, batcher=Batcher(max_wait=5))
     finally:
         release.set()
         timer.cancel()
