@@ -82,7 +82,7 @@ def run_producer(
         raise reader.error
 
     summary = counters.snapshot()
-    progress_log.log_now("Producer stopped")
+    progress_log.log_now("Producer stopped", whole_run=True)
     if summary.pending:
         # Only a bug can leave records pending here: every item counted as read was consumed.
         logger.error("Producer stopped with %d records read but neither sent nor rejected", summary.pending)
@@ -183,11 +183,14 @@ class _ProgressLog:
         if self._interval > 0 and self._clock() - self._last_time >= self._interval:
             self.log_now("Producer progress")
 
-    def log_now(self, label: str) -> None:
+    def log_now(self, label: str, *, whole_run: bool = False) -> None:
+        """Log the counts; the rate covers the time since the last line, or the whole run for the final line."""
         now = self._clock()
         summary = self._counters.snapshot()
         elapsed = now - self._last_time
         rate = (summary.sent - self._last_sent) / elapsed if elapsed > 0 else 0.0
+        if whole_run:
+            rate = summary.rate
         logger.info(
             "%s: read %d, sent %d, retried %d, rejected %d, pending %d, %.1f records/s",
             label,
