@@ -19,6 +19,7 @@ DEFAULT_FUNCTION_NAME = "catsvdogs-transform"
 DEFAULT_DOMAIN_NAME = "catsvdogs"
 DEFAULT_INDEX_NAME = "tweets"
 DEFAULT_OPENSEARCH_URL = "http://localhost:9200"
+DEFAULT_DASHBOARDS_URL = "http://localhost:5601"
 DEFAULT_CAT_WORDS = "cat,cats,kitty,kitten"
 DEFAULT_DOG_WORDS = "dog,dogs,doggo,doggy,puppy"
 DEFAULT_BACKUP_PREFIX = "raw/"
@@ -36,6 +37,7 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "CATSVDOGS_DOMAIN": f"OpenSearch domain name (default {DEFAULT_DOMAIN_NAME})",
     "CATSVDOGS_INDEX": f"OpenSearch index that receives the tweets (default {DEFAULT_INDEX_NAME})",
     "OPENSEARCH_URL": f"OpenSearch URL used for the index template and queries (default {DEFAULT_OPENSEARCH_URL})",
+    "OPENSEARCH_DASHBOARDS_URL": f"OpenSearch Dashboards URL that receives the saved objects (default {DEFAULT_DASHBOARDS_URL})",
     "CATSVDOGS_CAT_WORDS": f"comma-separated hashtags and rule tags that mean cat (default {DEFAULT_CAT_WORDS})",
     "CATSVDOGS_DOG_WORDS": f"comma-separated hashtags and rule tags that mean dog (default {DEFAULT_DOG_WORDS})",
 }
@@ -55,6 +57,7 @@ class Settings:
     domain_name: str
     index_name: str
     opensearch_url: str
+    dashboards_url: str
     cat_words: tuple[str, ...]
     dog_words: tuple[str, ...]
 
@@ -94,6 +97,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         domain_name=read("CATSVDOGS_DOMAIN", DEFAULT_DOMAIN_NAME),
         index_name=read("CATSVDOGS_INDEX", DEFAULT_INDEX_NAME),
         opensearch_url=read("OPENSEARCH_URL", DEFAULT_OPENSEARCH_URL).rstrip("/"),
+        dashboards_url=read("OPENSEARCH_DASHBOARDS_URL", DEFAULT_DASHBOARDS_URL).rstrip("/"),
         cat_words=parse_word_list(read("CATSVDOGS_CAT_WORDS", DEFAULT_CAT_WORDS)),
         dog_words=parse_word_list(read("CATSVDOGS_DOG_WORDS", DEFAULT_DOG_WORDS)),
     )
