@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from catsvdogs.provisioning.lambda_package import package_source_files
+from catsvdogs.provisioning.stack import DeploymentError, deploy_stack
 from tests.conftest import CLI, FIXTURES, REPLAY_DATA, Deployment, provision
 from tests.integration.test_pipeline import aws_client, search_client, summary_counts
 
@@ -134,3 +135,23 @@ def test_transform_output_is_base64_json(deployment: Deployment):
     assert "FunctionError" not in response
     assert output["records"][0]["result"] == "Ok"
     assert document["category"] == "cat"
+
+
+def test_failed_deployment_names_resource(deployment: Deployment):
+    cloudformation = aws_client(deployment, "cloudformation")
+    aws_client(deployment, "s3").create_bucket(Bucket=f"{deployment.settings.stack_name}-empty")
+    parameters = {
+        "BackupBucketName": f"{deployment.settings.stack_name}-failing-backup",
+        "CodeBucket": f"{deployment.settings.stack_name}-empty",
+        "CodeKey": "lambda/missing.zip",
+        "FunctionName": f"{deployment.settings.function_name}-failing",
+        "StreamName": f"{deployment.settings.stream_name}-failing",
+        "DomainName": "failing-domain",
+        "IndexName": "failing",
+    }
+
+    with pytest.raises(DeploymentError) as raised:
+        deploy_stack(cloudformation, f"{deployment.settings.stack_name}-failing", parameters)
+
+    assert "TransformFunction (AWS::Lambda::Function)" in str(raised.value)
+    assert "NoSuchKey" in str(raised.value)

@@ -126,14 +126,22 @@ def _wait(cloudformation: Any, waiter_name: str, **arguments: Any) -> None:
 def _failure_message(cloudformation: Any, stack_name: str, since: float) -> str:
     """Name each resource whose deployment failed, with CloudFormation's reason."""
     events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
-    failures = [
-        f"{event['LogicalResourceId']} ({event['ResourceType']}): {event.get('ResourceStatusReason', 'no reason given')}"
+    failed = [
+        event
         for event in reversed(events)
         if event["ResourceStatus"].endswith("_FAILED")
         and event["LogicalResourceId"] != stack_name
         and event["Timestamp"].timestamp() >= since - 5
     ]
-    detail = "\n  ".join(failures) if failures else "no resource reported a failure; see the stack events"
+    explained = [
+        f"{event['LogicalResourceId']} ({event['ResourceType']}): {event['ResourceStatusReason']}"
+        for event in failed
+        if event.get("ResourceStatusReason")
+    ]
+    unexplained = sorted({event["LogicalResourceId"] for event in failed if not event.get("ResourceStatusReason")})
+    if unexplained:
+        explained.append(f"also failed or cancelled without a reason: {', '.join(unexplained)}")
+    detail = "\n  ".join(explained) if explained else "no resource reported a failure; see the stack events"
     return f"Deployment of stack {stack_name} failed:\n  {detail}"
 
 
