@@ -40,8 +40,9 @@ def open_binary(path: Path) -> BinaryIO:
     except PermissionError as error:
         raise UnreadableFile(f"{path}: permission denied; check the file's read permission") from error
     if raw.read(2) == GZIP_MAGIC:
-        raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        # Reopen by name, because a GzipFile closes only a file that it opened itself and wrapping raw would leak it.
+        raw.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     raw.seek(0)
     return raw
 
@@ -62,5 +63,5 @@ def read_lines(path: Path) -> Iterator[Line]:
                 yield Line(number, text, cut_off)
         except (EOFError, gzip.BadGzipFile, zlib.error) as error:
             raise UnreadableFile(
-                f"{path}:{number + 1}: gzip data is corrupt or truncated ({error}); lines before it were read"
+                f"{path}: gzip data is corrupt or truncated at line {number + 1} ({error}); lines before it were read"
             ) from error
