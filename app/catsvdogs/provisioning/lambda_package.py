@@ -90,7 +90,8 @@ def write_zip(files: dict[str, Path]) -> bytes:
                 info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
                 info.external_attr = 0o644 << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, files[name].read_bytes())
+                # writestr ignores the archive's compresslevel for a ZipInfo entry, so pass it again.
+                archive.writestr(info, files[name].read_bytes(), compresslevel=9)
         buffer.seek(0)
         return buffer.read()
 
