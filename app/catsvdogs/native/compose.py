@@ -41,7 +41,8 @@ def load_compose(path: Path) -> dict[str, Any]:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ComposeError(f"Cannot read {path}: {error}") from error
-    if not isinstance(document, dict) or LOCALSTACK_SERVICE not in document.get("services", {}):
+    services = document.get("services") if isinstance(document, dict) else None
+    if not isinstance(services, dict) or not isinstance(services.get(LOCALSTACK_SERVICE), dict):
         raise ComposeError(f"{path} has no services.{LOCALSTACK_SERVICE} entry")
     return document
 
@@ -64,7 +65,8 @@ def shared_localstack_settings(compose: dict[str, Any]) -> dict[str, str]:
 def localstack_image_tag(compose: dict[str, Any]) -> str:
     """Return the tag of the LocalStack image, e.g. '4.14.0'."""
     image = str(compose["services"][LOCALSTACK_SERVICE].get("image", ""))
-    name, _, tag = image.rpartition(":")
-    if not name or not tag:
+    # Drop a digest (@sha256:...) first. A colon with a "/" after it belongs to a registry port, not to a tag.
+    name, _, tag = image.partition("@")[0].rpartition(":")
+    if not name or not tag or "/" in tag:
         raise ComposeError(f"services.{LOCALSTACK_SERVICE}.image '{image}' has no pinned tag")
     return tag
