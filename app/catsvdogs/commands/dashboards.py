@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 
 from catsvdogs.config import load_settings
@@ -18,6 +19,9 @@ def positive_seconds(value: str) -> float:
         seconds = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid timeout '{value}': use a number of seconds such as 300") from None
+    if not math.isfinite(seconds):
+        # float() accepts "nan" and "inf". Neither deadline ever passes, so the command would retry forever.
+        raise argparse.ArgumentTypeError(f"invalid timeout '{value}': use a number of seconds such as 300")
     if seconds <= 0:
         raise argparse.ArgumentTypeError(f"invalid timeout '{value}': it must be greater than 0")
     return seconds

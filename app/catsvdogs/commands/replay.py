@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 import threading
 from pathlib import Path
@@ -25,9 +26,24 @@ def parse_speed(value: str) -> float | None:
         speed = float(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"invalid speed '{value}': use 'max' or a positive number such as 10") from None
+    if not math.isfinite(speed):
+        # float() accepts "nan" and "inf". A nan speed crashes the timestamp shift, and inf gives every tweet
+        # the same created_at.
+        raise argparse.ArgumentTypeError(f"invalid speed '{value}': use 'max' or a positive number such as 10")
     if speed <= 0:
         raise argparse.ArgumentTypeError(f"invalid speed '{value}': it must be greater than 0")
     return speed
+
+
+def parse_queue_size(value: str) -> int:
+    """Parse --queue-size: a whole number of records, at least 1."""
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid queue size '{value}': use a whole number such as 10000") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"invalid queue size '{value}': it must be at least 1")
+    return size
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -57,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--queue-size",
-        type=int,
+        type=parse_queue_size,
         default=DEFAULT_QUEUE_SIZE,
         metavar="RECORDS",
         help=f"maximum records held between the file reader and the sender (default: {DEFAULT_QUEUE_SIZE})",
