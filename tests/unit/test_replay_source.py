@@ -85,12 +85,12 @@ def write_lines(path: Path, lines: Iterable[str]) -> Path:
     return path
 
 
-def tweets_file(path: Path, seconds: Iterable[int]) -> Path:
-    """Write one tweet for each offset in ``seconds`` after 2025-03-14T16:00:00Z."""
+def tweets_file(path: Path, seconds: Iterable[int], first_id: int = 1) -> Path:
+    """Write one tweet for each offset in ``seconds`` after 2025-03-14T16:00:00Z, with ids from ``first_id`` up."""
     start = datetime(2025, 3, 14, 16, 0, 0, tzinfo=timezone.utc)
     lines = []
     for index, offset in enumerate(seconds):
-        lines.append(tweet_line(str(index + 1), format_timestamp(start + timedelta(seconds=offset))))
+        lines.append(tweet_line(str(first_id + index), format_timestamp(start + timedelta(seconds=offset))))
     return write_lines(path, lines)
 
 
@@ -173,7 +173,9 @@ def test_invalid_utf8_rejected_with_location(tmp_path: Path) -> None:
 
     items = replay_all([path])
 
-    assert rejections(items) == [RejectedInput(Origin(str(path), 2), "invalid UTF-8 at byte 0 of the line")]
+    assert [rejection.origin for rejection in rejections(items)] == [Origin(str(path), 2)]
+    assert rejections(items)[0].reason.startswith("invalid UTF-8")
+    assert rejections(items)[0].reason.endswith("at byte 0 of the line")
 
 
 def test_invalid_created_at_rejected(tmp_path: Path) -> None:
@@ -423,7 +425,7 @@ def test_loop_stops_without_tweets(tmp_path: Path, caplog: pytest.LogCaptureFixt
 def test_missing_file_among_others(tmp_path: Path) -> None:
     first = tweets_file(tmp_path / "first.jsonl", [0, 1])
     missing = tmp_path / "missing.jsonl"
-    last = tweets_file(tmp_path / "last.jsonl", [2])
+    last = tweets_file(tmp_path / "last.jsonl", [2], first_id=3)
 
     items = replay_all([first, missing, last])
 
