@@ -18,6 +18,7 @@ DEFAULTS = [
     ("domain_name", "catsvdogs"),
     ("index_name", "tweets"),
     ("opensearch_url", "http://localhost:9200"),
+    ("dashboards_url", "http://localhost:5601"),
     ("cat_words", ("cat", "cats", "kitty", "kitten")),
     ("dog_words", ("dog", "dogs", "doggo", "doggy", "puppy")),
 ]
@@ -33,6 +34,7 @@ OVERRIDES = [
     ("CATSVDOGS_DOMAIN", "pets", "domain_name", "pets"),
     ("CATSVDOGS_INDEX", "pet-tweets", "index_name", "pet-tweets"),
     ("OPENSEARCH_URL", "https://search.example:9200", "opensearch_url", "https://search.example:9200"),
+    ("OPENSEARCH_DASHBOARDS_URL", "https://dashboards.example", "dashboards_url", "https://dashboards.example"),
     ("CATSVDOGS_CAT_WORDS", "lion,tiger", "cat_words", ("lion", "tiger")),
     ("CATSVDOGS_DOG_WORDS", "wolf", "dog_words", ("wolf",)),
 ]
@@ -114,6 +116,12 @@ def test_opensearch_url_trailing_slash_stripped(url: str) -> None:
     settings = load_settings({"OPENSEARCH_URL": url})
 
     assert settings.opensearch_url == "http://search:9200"
+
+
+def test_dashboards_url_trailing_slash_stripped() -> None:
+    settings = load_settings({"OPENSEARCH_DASHBOARDS_URL": "http://dashboards:5601/"})
+
+    assert settings.dashboards_url == "http://dashboards:5601"
 
 
 def test_unset_endpoint_means_real_aws() -> None:
