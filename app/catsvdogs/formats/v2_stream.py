@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from catsvdogs.formats.model import BadRecord
+
 FORMAT_NAME = "x-v2-stream"
+DESCRIPTION = "X API v2 filtered-stream messages, one per line (raw, or captured by twarc2)"
 
 
-class BadLine(ValueError):
+class BadLine(BadRecord):
     """A line that is not a usable tweet; the message is the reason shown with file:line."""
 
 
@@ -34,6 +37,11 @@ def parse_message(text: str, *, cut_off: bool = False) -> dict[str, Any]:
         if cut_off:
             raise BadLine(f"line cut off: the file ends mid-JSON after {len(text)} characters") from error
         raise BadLine(f"invalid JSON: {error.msg} at column {error.colno}") from error
+    return check_message(message)
+
+
+def check_message(message: Any) -> dict[str, Any]:
+    """Check that a decoded stream message carries a tweet, and return it unchanged."""
     if not isinstance(message, dict):
         raise BadLine(f"not a stream message: expected a JSON object, found {type(message).__name__}")
 
@@ -56,3 +64,8 @@ def parse_message(text: str, *, cut_off: bool = False) -> dict[str, Any]:
     if created_at is not None and not isinstance(created_at, str):
         raise BadLine(f"not a tweet: 'data.created_at' of tweet {data['id']} is not a string")
     return message
+
+
+def convert(record: Any) -> list[dict[str, Any]]:
+    """Return the one message of a decoded stream line: a stream message is already the common model."""
+    return [check_message(record)]
