@@ -68,9 +68,10 @@ SENTIMENT = Panel(
     "catsvdogs-sentiment", "visualization", "Sentiment by category", (CATEGORY_FIELD, SENTIMENT_LABEL_FIELD)
 )
 # A saved search, because `text` is a text field and no aggregation can return it.
-# NOTE: the dashboard gives this panel its own time range (embeddableConfig.timeRange).
-# Dashboards 2.19 applies a panel's explicit input over the dashboard's, but this
-# was only read in its source, never seen in a running Dashboards.
+# The dashboard panel sets its own time range and the sort in embeddableConfig:
+# a panel's explicit input overrides the dashboard's, and the search embeddable
+# replaces a saved search's sort with the default (time, newest first) when it loads.
+# NOTE: both facts come from reading the Dashboards source, not from a running Dashboards.
 TOP_TWEETS = Panel(
     "catsvdogs-most-engaging-tweets",
     "search",
