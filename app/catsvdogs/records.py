@@ -36,4 +36,16 @@ class RejectedInput:
     reason: str
 
 
-SourceItem = OutgoingRecord | RejectedInput
+@dataclass(frozen=True)
+class SkippedInput:
+    """A tweet that is not sent because it was already read, such as a repeated id or an earlier edit version.
+
+    The producer counts it as a duplicate skipped, not as read, so that
+    ``read == sent + rejected + pending`` still holds.
+    """
+
+    origin: Origin
+    reason: str
+
+
+SourceItem = OutgoingRecord | RejectedInput | SkippedInput
