@@ -26,7 +26,12 @@ def rejection_category(reason: str) -> str:
 
 @dataclass(frozen=True)
 class Summary:
-    """Counts of a producer run at one moment; ``read == sent + rejected + pending`` always holds."""
+    """Counts of a producer run at one moment; ``read == sent + rejected + pending`` always holds.
+
+    ``tweets`` counts the records read that are tweets to send, so it excludes
+    inputs rejected on read. ``duplicates_skipped`` counts tweets that were not
+    read because the same tweet (or a later version of it) was read already.
+    """
 
     read: int
     sent: int
@@ -37,6 +42,8 @@ class Summary:
     elapsed_seconds: float
     rejected_by_category: dict[str, int]
     rejection_samples: tuple[RejectedInput, ...]
+    tweets: int = 0
+    duplicates_skipped: int = 0
 
     def __post_init__(self) -> None:
         if self.pending < 0:
@@ -72,6 +79,8 @@ class Counters:
         self._sent = 0
         self._retried = 0
         self._rejected = 0
+        self._tweets = 0
+        self._duplicates_skipped = 0
         self._rejected_by_category: Counter[str] = Counter()
         self._samples: list[RejectedInput] = []
 
@@ -91,9 +100,23 @@ class Counters:
     def rejected(self) -> int:
         return self._rejected
 
-    def add_read(self, count: int = 1) -> None:
+    @property
+    def tweets(self) -> int:
+        return self._tweets
+
+    @property
+    def duplicates_skipped(self) -> int:
+        return self._duplicates_skipped
+
+    def add_read(self, count: int = 1, *, tweets: int = 0) -> None:
+        """Count ``count`` items read, ``tweets`` of them records to send."""
         with self._lock:
             self._read += count
+            self._tweets += tweets
+
+    def add_duplicate_skipped(self, count: int = 1) -> None:
+        with self._lock:
+            self._duplicates_skipped += count
 
     def add_sent(self, count: int) -> None:
         with self._lock:
@@ -125,6 +148,8 @@ class Counters:
                 elapsed_seconds=self._clock() - self._started_at,
                 rejected_by_category=dict(self._rejected_by_category),
                 rejection_samples=tuple(self._samples),
+                tweets=self._tweets,
+                duplicates_skipped=self._duplicates_skipped,
             )
 
 
@@ -135,6 +160,8 @@ def format_summary(summary: Summary, *, stream_name: str | None = None, max_orig
         f"Sent {summary.sent:,} of {summary.read:,} records read{target} "
         f"in {summary.elapsed_seconds:.1f} s ({summary.rate:,.1f} records/s).",
         f"  read:     {summary.read:,}",
+        f"  tweets:   {summary.tweets:,}",
+        f"  duplicates skipped: {summary.duplicates_skipped:,}",
         f"  sent:     {summary.sent:,}",
         f"  rejected: {summary.rejected:,}",
         f"  pending:  {summary.pending:,}",

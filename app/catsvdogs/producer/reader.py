@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 
 from catsvdogs.producer.counters import Counters
-from catsvdogs.records import SourceItem
+from catsvdogs.records import OutgoingRecord, SkippedInput, SourceItem
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +73,12 @@ class SourceReader:
                     if self._stop.is_set() or self._abandoned.is_set():
                         logger.info("Source reader stopped on request after %d items", self._items_taken)
                         break
+                    if isinstance(item, SkippedInput):
+                        # A duplicate is counted on its own and never queued, so it is not "read".
+                        self._counters.add_duplicate_skipped()
+                        continue
                     self._items_taken += 1
-                    self._counters.add_read()
+                    self._counters.add_read(tweets=int(isinstance(item, OutgoingRecord)))
                 if not self._put(item):
                     break
             else:
