@@ -1,4 +1,4 @@
-"""Replay of recorded v2 stream files: pacing by the original gaps, timestamp shifting, provenance.
+"""Replay of recorded tweet files of any supported format: pacing by the original gaps, timestamp shifting, provenance.
 
 Pacing: a tweet recorded ``d`` seconds after the first one of a pass is sent
 ``d / speed`` seconds after the pass started; with no speed (``--speed max``)
@@ -19,9 +19,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from catsvdogs.formats.v2_stream import BadLine, parse_message
-from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, RejectedInput, SourceItem
-from catsvdogs.sources.files import UnreadableFile, read_lines
+from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, RejectedInput, SkippedInput, SourceItem
+from catsvdogs.sources.recorded import FileReport, TweetFilter, find_latest_versions, read_file
 
 LOG = logging.getLogger(__name__)
 
@@ -30,11 +29,13 @@ SOURCE_NAME = "replay"
 
 @dataclass(frozen=True)
 class ReplayOptions:
-    """How to replay: ``speed`` None means as fast as possible."""
+    """How to replay: ``speed`` None means as fast as possible; ``format`` None means detect it per file."""
 
     speed: float | None = None
     loop: bool = False
     keep_timestamps: bool = False
+    format: str | None = None
+    allow_duplicates: bool = False
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -94,50 +95,67 @@ def build_record(message: dict[str, Any], origin: Origin, shifted: datetime | No
     return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
-def replay_file(path: Path, pacer: Pacer) -> Iterator[SourceItem]:
-    """Yield a record or a rejection for each non-blank line of one file."""
+def replay_file(
+    path: Path,
+    pacer: Pacer,
+    *,
+    forced_format: str | None = None,
+    tweet_filter: TweetFilter | None = None,
+) -> Iterator[SourceItem]:
+    """Yield a record, a rejection or a skipped duplicate for each tweet or bad record of one file.
+
+    The format is detected from the content unless ``forced_format`` names one.
+    """
     name = str(path)
-    blank_lines = 0
-    try:
-        for line in read_lines(path):
-            if pacer.stop.is_set():
-                return
-            origin = Origin(name, line.number)
-            if line.error:
-                yield RejectedInput(origin, line.error)
-                continue
-            if not line.text or not line.text.strip():
-                blank_lines += 1  # the stream's keep-alive; not a record
-                continue
-            try:
-                message = parse_message(line.text, cut_off=line.cut_off)
-                created_at = message["data"].get("created_at")
-                recorded = parse_timestamp(created_at) if created_at else None
-            except BadLine as error:
-                yield RejectedInput(origin, str(error))
-                continue
-            except ValueError as error:
-                yield RejectedInput(origin, f"invalid created_at {message['data'].get('created_at')!r}: {error}")
-                continue
-            yield OutgoingRecord(build_record(message, origin, pacer.place(recorded)), origin)
-    except UnreadableFile as error:
-        LOG.error("%s", error)
-        yield RejectedInput(Origin(name, 0), str(error).removeprefix(f"{path}: "))
-    if blank_lines:
-        LOG.info("%s: skipped %d blank keep-alive lines", name, blank_lines)
+    report = FileReport(name)
+    for item in read_file(path, forced_format, report):
+        if pacer.stop.is_set():
+            return
+        if isinstance(item, RejectedInput):
+            if item.origin.line == 0:
+                LOG.error("%s: %s", name, item.reason)
+            yield item
+            continue
+        reason = tweet_filter.skip_reason(item.message) if tweet_filter is not None else None
+        if reason is not None:
+            yield SkippedInput(item.origin, reason)
+            continue
+        yield OutgoingRecord(build_record(item.message, item.origin, pacer.place(item.created_at)), item.origin)
+    if report.blank_lines:
+        LOG.info("%s: skipped %d blank keep-alive lines", name, report.blank_lines)
+    LOG.info(
+        "%s: read %d records as %s: %d tweets, %d rejected",
+        name,
+        report.records,
+        report.format or "an unknown format",
+        report.tweets,
+        sum(report.rejected.values()),
+    )
 
 
 def replay(paths: Sequence[Path], options: ReplayOptions, stop: threading.Event) -> Iterator[SourceItem]:
-    """Yield the items of every file in order; with ``loop``, start again until ``stop`` is set."""
+    """Yield the items of every file in order; with ``loop``, start again until ``stop`` is set.
+
+    A first pass over the files finds the latest version of each edited tweet,
+    so that earlier versions are skipped. Repeated tweet ids are skipped within
+    each pass unless ``options.allow_duplicates`` is set.
+    """
+    if stop.is_set():
+        return
+    latest_versions = find_latest_versions(paths, options.format)
+    if latest_versions:
+        LOG.info("Found %d edited tweets; only their latest versions will be sent", len(latest_versions))
+    tweet_filter = TweetFilter(latest_versions, allow_duplicates=options.allow_duplicates)
     pacer = Pacer(options, stop)
     passes = 0
     while not stop.is_set():
         passes += 1
         LOG.info("Replay pass %d over %d file(s) started", passes, len(paths))
         pacer.start_pass()
+        tweet_filter.reset()
         records = 0
         for path in paths:
-            for item in replay_file(path, pacer):
+            for item in replay_file(path, pacer, forced_format=options.format, tweet_filter=tweet_filter):
                 records += isinstance(item, OutgoingRecord)
                 yield item
             if stop.is_set():
