@@ -5,6 +5,12 @@ The document has exactly the fields of the index template, whose mapping is
 ``context_annotations``...) are ignored. A message that is not a tweet raises
 NotATweet with the reason.
 
+``tweet_type`` comes from ``data.referenced_tweets``: "retweet" when the
+tweet retweets another (then ``retweet_of`` is the original's id when known),
+else "quote", else "reply", else "original". A retweet is indexed as its own
+document, so category counts include retweets; filter on ``tweet_type`` to
+count original posts only.
+
 Engagement is likes + 2 * retweets + 2 * quotes + replies. Retweets and quotes
 count double because they reshare a post to the resharer's followers, so they
 spread it further than a like or a reply does.
@@ -13,7 +19,7 @@ spread it further than a like or a reply does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from catsvdogs.transform.category import Category, Vocabulary, classify
 from catsvdogs.transform.fields import (
@@ -30,12 +36,14 @@ from catsvdogs.transform.fields import (
 from catsvdogs.transform.sentiment import SentimentLabel, score_text
 from catsvdogs.transform.timestamps import normalize_timestamp
 
-__all__ = ["NotATweet", "Origin", "Provenance", "TweetDocument", "build_document"]
+__all__ = ["NotATweet", "Origin", "Provenance", "TweetDocument", "TweetType", "build_document", "read_tweet_type"]
 
 # Key of the provenance block that the catsvdogs producer adds to each message.
 PROVENANCE_KEY = "__catsvdogs"
 # Source of messages without a provenance block: the live X API stream.
 DEFAULT_SOURCE = "x"
+
+TweetType = Literal["original", "retweet", "quote", "reply"]
 
 
 class Origin(TypedDict, total=False):
@@ -67,6 +75,8 @@ class TweetDocument(TypedDict):
     sentiment_label: SentimentLabel
     source: str
     matching_rules: list[str]
+    tweet_type: TweetType
+    retweet_of: NotRequired[str]
     origin: NotRequired[Origin]
 
 
@@ -120,6 +130,7 @@ def build_document(message: object, ingested_at: str, vocabulary: Vocabulary) ->
     metrics = read_metrics(tweet)
     hashtags = read_hashtags(tweet)
     rule_tags = read_rule_tags(message)
+    tweet_type, retweet_of = read_tweet_type(tweet)
     provenance = read_provenance(message)
     sentiment = score_text(text)
 
@@ -146,6 +157,9 @@ def build_document(message: object, ingested_at: str, vocabulary: Vocabulary) ->
     document["sentiment_label"] = sentiment.label
     document["source"] = provenance.source
     document["matching_rules"] = rule_tags
+    document["tweet_type"] = tweet_type
+    if retweet_of is not None:
+        document["retweet_of"] = retweet_of
     if provenance.origin is not None:
         document["origin"] = provenance.origin
     return document  # type: ignore[return-value]
@@ -226,6 +240,23 @@ def read_rule_tags(message: dict[str, Any]) -> list[str]:
         if tag is not None and tag.strip():
             tags.append(tag)
     return tags
+
+
+def read_tweet_type(tweet: dict[str, Any]) -> tuple[TweetType, str | None]:
+    """Return the tweet type from ``referenced_tweets``, and the retweeted tweet's id for a retweet (None if unknown)."""
+    referenced: dict[str, str | None] = {}
+    for index, reference in enumerate(optional_objects(tweet, "referenced_tweets", "data.referenced_tweets")):
+        reference_type = read_keyword(reference, "type", f"data.referenced_tweets[{index}].type")
+        reference_id = read_keyword(reference, "id", f"data.referenced_tweets[{index}].id")
+        if reference_type is not None and reference_type not in referenced:
+            referenced[reference_type] = reference_id
+    if "retweeted" in referenced:
+        return "retweet", referenced["retweeted"] or None
+    if "quoted" in referenced:
+        return "quote", None
+    if "replied_to" in referenced:
+        return "reply", None
+    return "original", None
 
 
 def read_provenance(message: dict[str, Any]) -> Provenance:
