@@ -9,6 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
+from catsvdogs.commands.inspect import add_format_arguments
 from catsvdogs.config import load_settings
 from catsvdogs.producer.counters import Counters, format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError
@@ -49,14 +50,17 @@ def parse_queue_size(value: str) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay",
-        help="replay recorded X API v2 stream files into the delivery stream",
+        help="replay recorded tweet files into the delivery stream",
         description=(
-            "Read X API v2 filtered-stream files (one message per line, plain or gzip) and put the tweets into the "
-            "Firehose delivery stream. Bad lines are reported with file:line and counted; they never stop the replay. "
-            "Ctrl-C or SIGTERM sends what was already read, then stops."
+            "Read recorded tweet files of any supported format (detected per file, plain or gzip) and put the tweets "
+            "into the Firehose delivery stream. Bad records are reported with file:line and counted; they never stop "
+            "the replay. An edited tweet is sent once, as its latest version in the files, and a tweet id read twice "
+            "is sent once. Ctrl-C or SIGTERM sends what was already read, then stops. "
+            "'catsvdogs inspect' lists the formats and counts without sending."
         ),
     )
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="recorded stream file (.jsonl or .jsonl.gz)")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="recorded tweet file (see 'catsvdogs inspect --help')")
+    add_format_arguments(parser)
     parser.add_argument(
         "--speed",
         type=parse_speed,
@@ -112,7 +116,13 @@ class ProgressBar:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    options = ReplayOptions(speed=args.speed, loop=args.loop, keep_timestamps=args.keep_timestamps)
+    options = ReplayOptions(
+        speed=args.speed,
+        loop=args.loop,
+        keep_timestamps=args.keep_timestamps,
+        format=args.format,
+        allow_duplicates=args.allow_duplicates,
+    )
     LOG.info("Replay of %s to stream %s with %s", ", ".join(map(str, args.files)), settings.stream_name, options)
 
     stop = threading.Event()
