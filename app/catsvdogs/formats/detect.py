@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catsvdogs.formats import activity_streams, twarc2_flat, twarc2_pages, v1_original, v2_stream, x_archive
+from catsvdogs.formats import activity_streams, jetstream, twarc2_flat, twarc2_pages, v1_original, v2_stream, x_archive
 
 LINES = "json-lines"
 JSON_SEQUENCE = "json-sequence"
@@ -49,6 +49,8 @@ def classify(record: Any) -> str | None:
         return None
     if isinstance(record.get("tweet"), dict):
         return x_archive.FORMAT_NAME
+    if jetstream.is_event(record):
+        return jetstream.FORMAT_NAME
     if "verb" in record and "actor" in record:
         return activity_streams.FORMAT_NAME
     if "id_str" in record or isinstance(record.get("user"), dict) or "full_text" in record:

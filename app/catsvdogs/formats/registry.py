@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from catsvdogs.formats import activity_streams, twarc2_flat, twarc2_pages, v1_original, v2_stream, x_archive
+from catsvdogs.formats import activity_streams, jetstream, twarc2_flat, twarc2_pages, v1_original, v2_stream, x_archive
 from catsvdogs.formats.model import BadRecord
 
 Converter = Callable[[Any], "list[dict[str, Any] | BadRecord]"]
@@ -29,7 +29,7 @@ def _from_module(module: ModuleType) -> RecordFormat:
 FORMATS: dict[str, RecordFormat] = {
     record_format.name: record_format
     for record_format in map(
-        _from_module, (v2_stream, twarc2_pages, twarc2_flat, v1_original, activity_streams, x_archive)
+        _from_module, (v2_stream, twarc2_pages, twarc2_flat, v1_original, activity_streams, x_archive, jetstream)
     )
 }
 
