@@ -40,6 +40,11 @@ ENVIRONMENT_VARIABLES: dict[str, str] = {
     "OPENSEARCH_DASHBOARDS_URL": f"OpenSearch Dashboards URL that receives the saved objects (default {DEFAULT_DASHBOARDS_URL})",
     "CATSVDOGS_CAT_WORDS": f"comma-separated hashtags and rule tags that mean cat (default {DEFAULT_CAT_WORDS})",
     "CATSVDOGS_DOG_WORDS": f"comma-separated hashtags and rule tags that mean dog (default {DEFAULT_DOG_WORDS})",
+    "X_BEARER_TOKEN": "bearer token of the X app for `stream --source x` (never logged); or use X_BEARER_TOKEN_FILE",
+    "X_BEARER_TOKEN_FILE": "file that contains the X bearer token, instead of X_BEARER_TOKEN",
+    "X_API_URL": "base URL of the X API (default https://api.x.com)",
+    "X_STREAM_RULES_FILE": "JSON list of filtered-stream rules {value, tag} (default: one hashtag rule for cats, one for dogs)",
+    "BLUESKY_JETSTREAM_URLS": "comma-separated Jetstream subscribe URLs, tried in order on failures (default: the four public instances)",
 }
 
 

@@ -116,7 +116,11 @@ def summarize_error_body(body: str) -> str:
         return body.strip()[:300]
     errors = document.get("errors")
     first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else document
-    parts = [str(first.get(key)) for key in ("title", "detail", "reason") if first.get(key)]
+    parts: list[str] = []
+    for key in ("title", "detail", "reason"):
+        value = first.get(key)
+        if value and str(value) not in parts:
+            parts.append(str(value))
     return "; ".join(parts)[:600] or body.strip()[:300]
 
 

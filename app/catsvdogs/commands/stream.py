@@ -1,0 +1,104 @@
+"""`catsvdogs stream`: send live posts from X or Bluesky to the Firehose delivery stream, optionally recording them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import threading
+from pathlib import Path
+
+from catsvdogs.commands import live
+from catsvdogs.config import load_settings
+from catsvdogs.producer.counters import format_summary
+from catsvdogs.producer.firehose import FirehoseSender, ProducerError
+from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
+from catsvdogs.sources.bluesky import JetstreamConfigError
+from catsvdogs.sources.recorder import RecordingError
+from catsvdogs.sources.x_client import CredentialsError, XApiError
+from catsvdogs.sources.x_rules import RulesError
+from catsvdogs.sources.x_stream import XStreamError
+
+LOG = logging.getLogger(__name__)
+
+SETUP_ERRORS = (CredentialsError, RulesError, XApiError, JetstreamConfigError, RecordingError)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stream",
+        help="stream live posts from X or Bluesky into the delivery stream",
+        description=(
+            "Connect to the X filtered stream (needs a bearer token; X bills each post read) or to Bluesky Jetstream "
+            "(free, no account), and put each cat or dog post into the Firehose delivery stream. Reconnects after "
+            "disconnects without sending a post twice. Ctrl-C or SIGTERM sends what was already read, then stops."
+        ),
+    )
+    live.add_live_arguments(parser)
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also write every message received to FILE, one a line (gzip if FILE ends in .gz); "
+        "`catsvdogs replay --keep-timestamps FILE` sends the same posts again",
+    )
+    parser.add_argument(
+        "--queue-size",
+        type=int,
+        default=DEFAULT_QUEUE_SIZE,
+        metavar="RECORDS",
+        help=f"maximum records held between the stream reader and the sender (default: {DEFAULT_QUEUE_SIZE})",
+    )
+    parser.add_argument(
+        "--log-interval",
+        type=float,
+        default=DEFAULT_LOG_INTERVAL,
+        metavar="SECONDS",
+        help=f"seconds between progress log lines; 0 turns them off (default: {DEFAULT_LOG_INTERVAL:g})",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    live.quiet_websockets_logs()
+    stop = threading.Event()
+    recorder = None
+    name = args.source
+    try:
+        recorder = live.open_recorder(args.record) if not args.dry_run else None
+        source = live.open_source(name, args, settings, stop, recorder)
+    except live.SetupFinished:
+        return 0
+    except SETUP_ERRORS as error:
+        if recorder is not None:
+            recorder.close()
+        print(f"catsvdogs stream: {error}", file=sys.stderr)
+        return 1
+
+    LOG.info("Streaming from %s to delivery stream %s", name, settings.stream_name)
+    restore_signals = install_stop_signals(stop)
+    live.start_duration_timer(args.duration, stop)
+    try:
+        summary = run_producer(
+            source.items(),
+            FirehoseSender.from_settings(settings),
+            queue_size=args.queue_size,
+            log_interval=args.log_interval,
+            stop=stop,
+        )
+    except (ProducerError, XStreamError) as error:
+        print(f"catsvdogs stream: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stop.set()
+        source.close()
+        if recorder is not None:
+            recorder.close()
+        restore_signals()
+    print(format_summary(summary, stream_name=settings.stream_name))
+    print(f"{name} source: {source.stats.describe()}")
+    if recorder is not None:
+        print(f"recorded {recorder.lines:,} messages to {recorder.path}")
+    return 0
