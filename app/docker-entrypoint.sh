@@ -14,13 +14,9 @@ REPLAY_SPEED="${REPLAY_SPEED:-5}"
 rm -f "$READY_FILE"
 
 case "$SOURCE" in
-    replay) ;;
-    x | bluesky)
-        echo "catsvdogs: SOURCE=$SOURCE is not available in this version yet. Set SOURCE=replay in .env" >&2
-        exit 2
-        ;;
+    replay | x | bluesky) ;;
     *)
-        echo "catsvdogs: invalid SOURCE '$SOURCE' in .env. Use replay (x and bluesky are planned)" >&2
+        echo "catsvdogs: invalid SOURCE '$SOURCE' in .env. Use replay, bluesky or x" >&2
         exit 2
         ;;
 esac
@@ -29,6 +25,11 @@ catsvdogs provision
 catsvdogs dashboards
 touch "$READY_FILE"
 echo "catsvdogs: the dashboard is ready; open http://localhost:5601 on the host (or the DASHBOARDS_PORT set in .env)"
+
+if [ "$SOURCE" != replay ]; then
+    echo "catsvdogs: streaming live posts from $SOURCE"
+    exec catsvdogs stream --source "$SOURCE"
+fi
 
 echo "catsvdogs: replaying $REPLAY_FILE in a loop at $REPLAY_SPEED times the recorded pace"
 exec catsvdogs replay --loop --speed "$REPLAY_SPEED" --no-progress "$REPLAY_FILE"

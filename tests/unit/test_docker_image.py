@@ -193,7 +193,16 @@ def test_entrypoint_passes_replay_speed(fake_bin: Path) -> None:
     assert calls(fake_bin)[-1].startswith("replay --loop --speed 12 ")
 
 
-@pytest.mark.parametrize("source", ["x", "bluesky", "twitter"])
+@pytest.mark.parametrize("source", ["bluesky", "x"])
+def test_entrypoint_streams_live_source(fake_bin: Path, source: str) -> None:
+    result = run_entrypoint(fake_bin, SOURCE=source)
+
+    assert result.returncode == 0, result.stderr
+    assert calls(fake_bin) == ["provision", "dashboards", f"stream --source {source}"]
+    assert ready_file(fake_bin).exists()
+
+
+@pytest.mark.parametrize("source", ["twitter", "mastodon"])
 def test_entrypoint_rejects_unavailable_source(fake_bin: Path, source: str) -> None:
     result = run_entrypoint(fake_bin, SOURCE=source)
 
@@ -207,7 +216,7 @@ def test_entrypoint_rejects_unavailable_source(fake_bin: Path, source: str) -> N
 def test_entrypoint_removes_stale_ready_file(fake_bin: Path) -> None:
     ready_file(fake_bin).write_text("")
 
-    result = run_entrypoint(fake_bin, SOURCE="x")
+    result = run_entrypoint(fake_bin, SOURCE="twitter")
 
     assert result.returncode == 2
     assert not ready_file(fake_bin).exists(), "a restarted container must not look ready before provisioning"
