@@ -24,6 +24,9 @@ CHUNK_BYTES = 1 << 16
 MAX_VALUE_CHARS = 64 << 20
 
 _WHITESPACE = " \t\r\n\ufeff"
+# Longest literal or number that a chunk boundary can cut: a decode error this close to the end of the text may only
+# mean that the value continues in the next chunk.
+_MAX_TOKEN_CHARS = 64
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,8 @@ def _decode(buffer: _Buffer, decode: Any) -> tuple[Any, int]:
         try:
             value, end = decode(buffer.text, buffer.pos)
         except json.JSONDecodeError as error:
-            incomplete = error.pos >= len(buffer.text) - 1 or error.msg.startswith("Unterminated string")
+            # The decoder stops where the text ends, or at the start of a cut-off string, literal or number.
+            incomplete = error.pos >= len(buffer.text) - _MAX_TOKEN_CHARS or error.msg.startswith("Unterminated string")
             if incomplete and not buffer.eof and len(buffer.text) - buffer.pos < MAX_VALUE_CHARS:
                 buffer.fill()
                 continue

@@ -18,6 +18,7 @@ but are neither tweets nor rejections.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from contextlib import closing
@@ -44,7 +45,7 @@ _MAX_SNIFF_LINES = 1000
 EDITED_PATTERN = re.compile(r'(?:edit_history_tweet_ids|edit_tweet_ids|editTweetIds)"\s*:\s*\[[^\]]*,')
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TweetMessage:
     """One tweet as a v2 stream message, where it was read, and its ``created_at`` (None when the record has none)."""
 
@@ -68,9 +69,11 @@ class FileReport:
 
 def parse_created_at(value: str) -> datetime:
     """Parse an ISO 8601 ``created_at`` such as 2025-03-14T16:02:11.000Z into an aware UTC datetime."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value)  # Python 3.11 and later accept the "Z" suffix
+    if parsed.tzinfo is timezone.utc:
+        return parsed
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
 
 
@@ -93,35 +96,35 @@ class _FileReader:
         self.report.rejected[rejection_category(reason)] += 1
         return RejectedInput(Origin(self.name, line), reason)
 
-    def convert(self, line: int, record: Any) -> Iterator[TweetMessage | RejectedInput]:
+    def convert(self, line: int, record: Any) -> list[TweetMessage | RejectedInput]:
         """Convert one decoded record with the file's format, or reject it with the reason."""
         if self.unknown:
             if detect.is_neutral(record):
-                yield from self._convert_with(FORMATS[V2_STREAM], line, record)
-            else:
-                yield self.reject(line, f"unknown format: the record is {detect.describe(record)}; no known format matched")
-            return
+                return self._convert_with(FORMATS[V2_STREAM], line, record)
+            return [self.reject(line, f"unknown format: the record is {detect.describe(record)}; no known format matched")]
         assert self.format is not None
-        yield from self._convert_with(self.format, line, record)
+        return self._convert_with(self.format, line, record)
 
-    def _convert_with(self, record_format: RecordFormat, line: int, record: Any) -> Iterator[TweetMessage | RejectedInput]:
+    def _convert_with(self, record_format: RecordFormat, line: int, record: Any) -> list[TweetMessage | RejectedInput]:
+        # A list, not a generator: this runs once a record and generators cost more on this hot path.
         try:
             results = record_format.convert(record)
         except BadRecord as error:
-            yield self.reject(line, self._reason(record_format, record, error))
-            return
+            return [self.reject(line, self._reason(record_format, record, error))]
+        items: list[TweetMessage | RejectedInput] = []
         for result in results:
             if isinstance(result, BadRecord):
-                yield self.reject(line, str(result))
+                items.append(self.reject(line, str(result)))
                 continue
             created_at = result["data"].get("created_at")
             try:
                 recorded = parse_created_at(created_at) if created_at else None
             except ValueError as error:
-                yield self.reject(line, f"invalid created_at {created_at!r}: {error}")
+                items.append(self.reject(line, f"invalid created_at {created_at!r}: {error}"))
                 continue
             self.report.tweets += 1
-            yield TweetMessage(Origin(self.name, line), result, recorded)
+            items.append(TweetMessage(Origin(self.name, line), result, recorded))
+        return items
 
     @staticmethod
     def _reason(record_format: RecordFormat, record: Any, error: BadRecord) -> str:
@@ -211,9 +214,12 @@ def _read_json_lines(reader: _FileReader, line_filter: Callable[[str], Any] | No
         else:
             report.records += 1
             try:
-                item = loads_line(text.lstrip("\ufeff") if line.number == 1 else text, cut_off=line.cut_off)
-            except BadRecord as error:
-                item = error
+                item = json.loads(text)
+            except ValueError:  # including a UTF-8 byte order mark before the first line
+                try:
+                    item = loads_line(text.lstrip("\ufeff") if line.number == 1 else text, cut_off=line.cut_off)
+                except BadRecord as error:
+                    item = error
 
         if reader.format is None and not reader.unknown:
             sniffed.append((line.number, item))
@@ -240,11 +246,10 @@ def _flush(reader: _FileReader, sniffed: list[tuple[int, Any]]) -> Iterator[Twee
         yield from _one(reader, number, item)
 
 
-def _one(reader: _FileReader, number: int, item: Any) -> Iterator[TweetMessage | RejectedInput]:
+def _one(reader: _FileReader, number: int, item: Any) -> list[TweetMessage | RejectedInput]:
     if isinstance(item, BadRecord):
-        yield reader.reject(number, str(item))
-    else:
-        yield from reader.convert(number, item)
+        return [reader.reject(number, str(item))]
+    return reader.convert(number, item)
 
 
 def _read_json_sequence(reader: _FileReader) -> Iterator[TweetMessage | RejectedInput]:
