@@ -6,8 +6,8 @@ lone ``{`` (pretty-printed JSON objects) is read as a sequence of JSON values.
 Any other file is read as JSON Lines.
 
 Format: the first record that ``classify`` recognises decides it for the whole
-file. Error-only messages, stream control messages and empty pages say nothing
-about the format, so detection looks past them.
+file. Error-only messages, stream control messages and empty pages appear in
+files of several formats, so detection looks past them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 This reads X archives (``window.YTD.tweets.part0 = [ {...}, ... ]``), JSON
 arrays of tweets and pretty-printed JSON objects one value at a time with
-``json.JSONDecoder.raw_decode`` over a text buffer, so memory holds a few
+``json.JSONDecoder.raw_decode`` over a text buffer, so memory contains a few
 chunks and the value being decoded, never the whole file.
 """
 
@@ -24,8 +24,8 @@ CHUNK_BYTES = 1 << 16
 MAX_VALUE_CHARS = 64 << 20
 
 _WHITESPACE = " \t\r\n\ufeff"
-# Longest literal or number that a chunk boundary can cut: a decode error this close to the end of the text may only
-# mean that the value continues in the next chunk.
+# Maximum length of a literal or number that a chunk boundary may cut. A decode error this close to the end of the
+# text may only mean that the value continues in the next chunk.
 _MAX_TOKEN_CHARS = 64
 
 
