@@ -5,11 +5,13 @@ arrives and the hashtag filter runs here, with the vocabulary of the transform.
 
 Resume: each event carries ``time_us``, the microsecond time at which the
 Jetstream instance received it. After a disconnect the next connection
-requests ``cursor = last time_us - resume_overlap``. Jetstream replays from there,
-so events already handled arrive again; they are dropped by their key (a post's
-URI) from a window of the last ``dedupe_capacity`` keys, and events older than
-the requested cursor are dropped too. The overlap covers instances whose clocks
-differ, because ``time_us`` is stamped by each instance on its own.
+requests ``cursor = time_us of the last event handled - resume_overlap``.
+Jetstream replays from there, so events already handled arrive again. They are
+dropped by their key (a post's URI) from a window of the last
+``dedupe_capacity`` keys. Nothing is dropped by its time, because an instance
+whose clock lags may send events older than the cursor that were never seen.
+The overlap covers instances whose clocks differ, because each instance stamps
+``time_us`` on its own.
 
 Failover and backoff: a connection that handed over a new event, or stayed
 open for ``productive_after`` seconds, is reconnected at once to the same
@@ -286,16 +288,14 @@ class JetstreamSource:
 
         time_us = event.get("time_us")
         key = event_key(event)
-        if connection.cursor is not None and time_us is not None and time_us < connection.cursor:
-            self.stats.add("duplicates_dropped")
-            return
         if key in self.seen:
             self.stats.add("duplicates_dropped")
             return
         if self.stop.is_set():
             return
         self.seen.add(key)
-        if time_us is not None and (self.last_time_us is None or time_us > self.last_time_us):
+        if time_us is not None:
+            # The last event, not the latest time: one event stamped in the future would skip real ones.
             self.last_time_us = time_us
         connection.new_events += 1
         self._record(frame)
