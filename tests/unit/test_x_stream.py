@@ -330,3 +330,14 @@ def test_tweepy_filter_uses_configured_host(server):
 
     assert [json.loads(data)["data"]["id"] for data in received] == ["1"]
     assert "tweet.fields=created_at" in server.stream_requests[0]["query"]
+
+
+def test_endless_line_drops_connection(server):
+    server.scripts.extend([[raw(b"x" * 5000)], [line(tweet("1"))]])
+    source, sleep, stop = open_stream(server, max_message_bytes=1000)
+
+    run = run_until_ids(source, stop, 1)
+
+    assert run.ids == ["1"]
+    assert source.stats.invalid_messages == 1
+    assert sleep.waits == [0.25]

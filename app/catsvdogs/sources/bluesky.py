@@ -55,7 +55,10 @@ DEFAULT_PRODUCTIVE_AFTER = 30.0
 DEFAULT_RESUME_OVERLAP = 5.0
 DEFAULT_DEDUPE_CAPACITY = 100_000
 MAX_MESSAGE_BYTES = 2 * 1024 * 1024
-"""Largest message accepted; also sent as maxMessageSizeBytes, so Jetstream skips larger ones instead of sending them."""
+"""Sent as maxMessageSizeBytes, so Jetstream skips larger messages instead of sending them."""
+RECEIVE_LIMIT_BYTES = 16 * 1024 * 1024
+"""Largest message received, above MAX_MESSAGE_BYTES so that a server which ignores that limit does not close every
+connection on the same message. Posts over Firehose's record limit are rejected by the producer."""
 POLL_SECONDS = 0.25
 
 
@@ -122,7 +125,6 @@ class StreamStalled(Exception):
 @dataclass
 class _Connection:
     opened_at: float
-    cursor: int | None
     new_events: int = 0
 
 
@@ -220,7 +222,7 @@ class JetstreamSource:
                         url,
                         open_timeout=self.connect_timeout,
                         close_timeout=2,
-                        max_size=MAX_MESSAGE_BYTES,
+                        max_size=RECEIVE_LIMIT_BYTES,
                         user_agent_header="catsvdogs (Jetstream client)",
                     )
                 )
@@ -232,7 +234,7 @@ class JetstreamSource:
 
             self.stats.add("connections")
             LOG.info("Connected to %s (connection %d, cursor %s)", endpoint, self.stats.connections, cursor)
-            connection = _Connection(opened_at=self.clock(), cursor=cursor)
+            connection = _Connection(opened_at=self.clock())
             with self._lock:
                 self._websocket = websocket
             try:

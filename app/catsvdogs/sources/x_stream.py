@@ -44,9 +44,15 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_PRODUCTIVE_AFTER = 30.0
 DEFAULT_DEDUPE_CAPACITY = 100_000
 READ_SIZE = 64 * 1024
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+"""Longest line kept while waiting for its end; a stream message is far smaller, so a longer one means a broken stream."""
 
 FATAL_STATUSES = frozenset({400, 401, 403, 404})
 RATE_LIMIT_STATUSES = frozenset({420, 429})
+
+
+class MessageTooLong(OSError):
+    """A line grew past the size limit without a newline; the connection is dropped like a broken one."""
 
 
 class XStreamError(Exception):
@@ -121,6 +127,7 @@ class XStream:
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         productive_after: float = DEFAULT_PRODUCTIVE_AFTER,
         dedupe_capacity: int = DEFAULT_DEDUPE_CAPACITY,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
         schedule: ReconnectSchedule | None = None,
         sleep: Sleep | None = None,
         clock: Clock = time.monotonic,
@@ -133,6 +140,7 @@ class XStream:
         self.stall_timeout = stall_timeout
         self.connect_timeout = connect_timeout
         self.productive_after = productive_after
+        self.max_message_bytes = max_message_bytes
         self.schedule = schedule or ReconnectSchedule()
         self.sleep: Sleep = sleep or stop.wait
         self.clock = clock
@@ -261,6 +269,9 @@ class XStream:
                 if self.stop.is_set():
                     return
                 yield from self._handle_line(line, connection)
+            if len(buffer) > self.max_message_bytes:
+                self.stats.add("invalid_messages")
+                raise MessageTooLong(f"a line longer than {self.max_message_bytes} bytes without an end")
         if buffer.strip():
             self.stats.add("invalid_messages")
             self._warnings.warning(
