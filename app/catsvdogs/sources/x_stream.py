@@ -45,7 +45,10 @@ DEFAULT_PRODUCTIVE_AFTER = 30.0
 DEFAULT_DEDUPE_CAPACITY = 100_000
 READ_SIZE = 64 * 1024
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-"""Longest line kept while waiting for its end; a stream message is far smaller, so a longer one means a broken stream."""
+"""Maximum bytes of a line kept while waiting for its end.
+
+Stream messages are far smaller, so a longer line means a broken stream.
+"""
 
 FATAL_STATUSES = frozenset({400, 401, 403, 404})
 RATE_LIMIT_STATUSES = frozenset({420, 429})
