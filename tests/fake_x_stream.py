@@ -103,6 +103,8 @@ class FakeXServer:
         self._stopping = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        # A client that drops its connection is part of the scripts, not an error to print.
+        self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True)
 
     @property

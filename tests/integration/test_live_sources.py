@@ -1,4 +1,4 @@
-"""End to end on the native stack: a fake Jetstream -> catsvdogs stream -> Firehose -> Lambda -> OpenSearch, then its recording replayed."""
+"""End to end on the native stack: fake Jetstream and X servers -> catsvdogs stream -> Firehose -> Lambda -> OpenSearch, then replays of the recordings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from opensearchpy import OpenSearch
 
 from tests.conftest import Deployment, provision
 from tests.fake_jetstream import FakeJetstream, Script, delete, identity, post
+from tests.fake_x_stream import FakeXServer, cut, end, keepalive, line, tweet
 
 START_US = 1_767_323_045_000_000
 # Fields that record when and how a document was ingested, not the post's content.
@@ -63,15 +64,18 @@ def live_run(live_deployment: Deployment, tmp_path_factory: pytest.TempPathFacto
     return result, recording, expected, requests
 
 
-def search_documents(deployment: Deployment, source: str, expected_count: int) -> list[dict]:
-    """Return the documents of ``source``, waiting until ``expected_count`` arrived or 60 s passed."""
+def search_documents(deployment: Deployment, source: str, expected_count: int, file: Path | None = None) -> list[dict]:
+    """Return the documents of ``source`` (and replay ``file``), waiting until ``expected_count`` arrived or 60 s passed."""
     client = OpenSearch(hosts=[deployment.settings.opensearch_url], timeout=30)
     index = deployment.settings.index_name
+    terms = [{"term": {"source": source}}]
+    if file is not None:
+        terms.append({"term": {"origin.file": str(file)}})
     documents: list[dict] = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         client.indices.refresh(index=index)
-        response = client.search(index=index, body={"size": 1000, "query": {"term": {"source": source}}})
+        response = client.search(index=index, body={"size": 1000, "query": {"bool": {"filter": terms}}})
         documents = [hit["_source"] for hit in response["hits"]["hits"]]
         if len(documents) >= expected_count:
             break
@@ -120,11 +124,75 @@ def test_recording_replays_to_same_documents(live_deployment: Deployment, live_r
     _, recording, expected, _ = live_run
 
     result = live_deployment.run_cli("replay", str(recording), "--keep-timestamps", "--speed", "max", "--no-progress")
-    replayed = search_documents(live_deployment, "replay", len(expected))
+    replayed = search_documents(live_deployment, "replay", len(expected), recording)
 
     assert "rejected" in result.stdout
     assert len(replayed) == len(expected)
     key = lambda document: document["tweet_id"]  # noqa: E731
     assert [without_ingestion_fields(document) for document in sorted(replayed, key=key)] == [
         without_ingestion_fields(document) for document in sorted(live_documents, key=key)
+    ]
+
+
+X_TOKEN = "e2e-fake-bearer-token-31d4"
+
+
+def x_messages() -> list[dict]:
+    """Twelve filtered-stream messages: cat, dog and both tweets, one without a rule tag."""
+    messages = []
+    for index in range(12):
+        tags = [("cats",), ("dogs",), ("cats", "dogs")][index % 3]
+        rules = [{"id": "1", "tag": tag} for tag in tags] if index != 7 else [{"id": "9"}]
+        messages.append(tweet(str(1_900_000_000_000_000_000 + index), f"tweet {index}", tags=tags, rules=rules))
+    return messages
+
+
+@pytest.fixture(scope="module")
+def x_run(live_deployment: Deployment, tmp_path_factory: pytest.TempPathFactory):
+    messages = x_messages()
+    disconnect = {"errors": [{"title": "operational-disconnect", "detail": "upstream restart"}]}
+    recording = tmp_path_factory.mktemp("x") / "x.jsonl"
+    with FakeXServer(token=X_TOKEN) as server:
+        # A cut mid-message, then a connection that sends tweets again, as a backfill would, and ends
+        # with an operational disconnect.
+        server.scripts.extend(
+            [
+                [line(message) for message in messages[:5]] + [keepalive(), cut(messages[5])],
+                [line(message) for message in messages[3:9]] + [line(disconnect), end()],
+                [line(message) for message in messages[9:]],
+            ]
+        )
+        environment = {"X_API_URL": server.url, "X_BEARER_TOKEN": X_TOKEN}
+        live_deployment.environment.update(environment)
+        try:
+            result = live_deployment.run_cli(
+                "stream", "--source", "x", "--duration", "6", "--record", str(recording), "--log-interval", "0",
+                timeout=120,
+            )
+        finally:
+            for name in environment:
+                live_deployment.environment.pop(name)
+    return result, recording, messages
+
+
+def test_x_stream_indexes_each_tweet_once(live_deployment: Deployment, x_run):
+    result, _, messages = x_run
+
+    documents = search_documents(live_deployment, "x", len(messages))
+
+    assert sorted(document["tweet_id"] for document in documents) == sorted(message["data"]["id"] for message in messages)
+    assert X_TOKEN not in result.stdout + result.stderr
+    assert "operational-disconnect" in result.stderr
+
+
+def test_x_recording_replays_to_same_documents(live_deployment: Deployment, x_run):
+    _, recording, messages = x_run
+    live = search_documents(live_deployment, "x", len(messages))
+
+    live_deployment.run_cli("replay", str(recording), "--keep-timestamps", "--speed", "max", "--no-progress")
+    replayed = search_documents(live_deployment, "replay", len(messages), recording)
+
+    key = lambda document: document["tweet_id"]  # noqa: E731
+    assert [without_ingestion_fields(document) for document in sorted(replayed, key=key)] == [
+        without_ingestion_fields(document) for document in sorted(live, key=key)
     ]
