@@ -98,6 +98,8 @@ class FakeXServer:
         self.rules: dict[str, dict[str, str]] = {}
         self.stream_requests: list[dict[str, Any]] = []
         self.rule_requests: list[tuple[str, dict | None]] = []
+        self.rule_failures: deque[Step] = deque()
+        """Status steps that respond to the next rules requests, one each, before the rules endpoints work again."""
         self._next_rule_id = 1000
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -175,6 +177,14 @@ class FakeXServer:
         handler.wfile.write(data)
 
     def _rules(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        with self._lock:
+            failure = self.rule_failures.popleft() if self.rule_failures else None
+        if failure is not None:
+            length = int(handler.headers.get("Content-Length", "0"))
+            handler.rfile.read(length)
+            self.rule_requests.append((method, None))
+            self._send_json(handler, failure.status, failure.payload, failure.headers)
+            return
         if method == "GET":
             self.rule_requests.append(("GET", None))
             with self._lock:

@@ -8,8 +8,17 @@ from pathlib import Path
 import pytest
 
 from catsvdogs.sources.x_client import XApiClient, XApiError
-from catsvdogs.sources.x_rules import ExistingRule, Rule, RulesError, configured_rules, diff_rules, sync_rules
-from tests.fake_x_stream import FakeXServer
+from catsvdogs.sources.x_rules import (
+    ExistingRule,
+    Rule,
+    RulesError,
+    configured_rules,
+    diff_rules,
+    sync_rules,
+    sync_rules_with_retries,
+)
+from tests.fake_x_stream import FakeXServer, status
+from tests.live_helpers import RecordingSleep
 
 TOKEN = "fake-rules-token"
 CATS = Rule("(#cat OR #cats) -is:retweet", "cats")
@@ -94,6 +103,37 @@ def test_rule_without_tag_read_and_kept(server, client):
 def test_rejected_rule_raises(server, client):
     with pytest.raises(XApiError, match="adding filtered-stream rules failed: Invalid Rule"):
         sync_rules(client, [Rule("(#cats", "cats")])
+
+
+def test_sync_retries_transient_errors(server, client):
+    server.rule_failures.extend([status(503), status(429), status(500)])
+    sleep = RecordingSleep()
+
+    diff = sync_rules_with_retries(client, [CATS, DOGS], sleep=sleep)
+
+    assert sleep.waits == [5.0, 60.0, 10.0]
+    assert diff.add == (CATS, DOGS)
+    assert current_rules(server) == {CATS, DOGS}
+
+
+def test_sync_gives_up_after_attempts(server, client):
+    server.rule_failures.extend([status(503)] * 3)
+    sleep = RecordingSleep()
+
+    with pytest.raises(XApiError, match="HTTP 503"):
+        sync_rules_with_retries(client, [CATS], attempts=3, sleep=sleep)
+
+    assert sleep.waits == [5.0, 10.0]
+
+
+def test_sync_does_not_retry_forbidden(server, client):
+    server.rule_failures.append(status(403, {"title": "Client Forbidden", "reason": "client-not-enrolled"}))
+    sleep = RecordingSleep()
+
+    with pytest.raises(XApiError, match="HTTP 403"):
+        sync_rules_with_retries(client, [CATS], sleep=sleep)
+
+    assert sleep.waits == []
 
 
 def test_bad_token_explains_fix(server):

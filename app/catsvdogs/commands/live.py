@@ -13,7 +13,7 @@ from catsvdogs.sources import bluesky, x_stream
 from catsvdogs.sources.live import LiveStats
 from catsvdogs.sources.recorder import Recorder
 from catsvdogs.sources.x_client import XApiClient, load_api_url, load_bearer_token, stream_parameters
-from catsvdogs.sources.x_rules import configured_rules, sync_rules
+from catsvdogs.sources.x_rules import configured_rules, sync_rules_with_retries
 from catsvdogs.transform.category import Vocabulary
 
 LOG = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def open_source(
 def _open_x(args: argparse.Namespace, settings: Settings, stop: threading.Event, recorder: Recorder | None) -> LiveSource:
     client = XApiClient(load_bearer_token(), api_url=load_api_url())
     rules = configured_rules(settings.cat_words, settings.dog_words)
-    diff = sync_rules(client, rules, dry_run=args.dry_run)
+    diff = sync_rules_with_retries(client, rules, dry_run=args.dry_run)
     print(diff.describe() if args.dry_run or diff.changes else diff.describe().splitlines()[0], flush=True)
     if args.dry_run:
         raise SetupFinished

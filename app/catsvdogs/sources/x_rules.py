@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -20,9 +21,11 @@ from typing import Protocol
 from tweepy import StreamRule
 
 from catsvdogs.sources.x_client import XApiError
+from catsvdogs.sources.x_stream import ReconnectSchedule
 
 LOG = logging.getLogger(__name__)
 
+SYNC_ATTEMPTS = 5
 RULES_FILE_VARIABLE = "X_STREAM_RULES_FILE"
 MAX_RULE_LENGTH = 1024
 """Maximum characters of a rule value on the pay-per-use plan; legacy Basic allows 512."""
@@ -199,3 +202,31 @@ def sync_rules(api: RulesApi, wanted: Sequence[Rule], *, dry_run: bool = False) 
         _raise_for_errors(response, "adding filtered-stream rules")
         LOG.info("Added %d filtered-stream rules", len(diff.add))
     return diff
+
+
+def sync_rules_with_retries(
+    api: RulesApi,
+    wanted: Sequence[Rule],
+    *,
+    dry_run: bool = False,
+    attempts: int = SYNC_ATTEMPTS,
+    sleep: Callable[[float], object] = time.sleep,
+) -> RuleDiff:
+    """Run ``sync_rules``, and run it again after a 429, a 5xx or a network error, up to ``attempts`` times.
+
+    Each attempt reads the rules again, so a change that went through before a
+    failure is not made twice. Waits follow the stream's backoff: 5 s doubling
+    after a 5xx or a network error, 60 s doubling after a 429. Other errors,
+    such as 401 and 403, raise at once.
+    """
+    schedule = ReconnectSchedule()
+    for attempt in range(1, attempts):
+        try:
+            return sync_rules(api, wanted, dry_run=dry_run)
+        except XApiError as error:
+            if error.status is not None and error.status != 429 and error.status < 500:
+                raise
+            wait = schedule.after_rate_limit() if error.status == 429 else schedule.after_http_error()
+            LOG.warning("Filtered-stream rule sync failed (attempt %d of %d): %s; retrying in %.0f s", attempt, attempts, error, wait)
+            sleep(wait)
+    return sync_rules(api, wanted, dry_run=dry_run)
