@@ -27,7 +27,7 @@ def localstack_python(root: Path) -> Path:
     path = Path(configured) if configured else root / ".venv-localstack" / "bin" / "python"
     if not path.exists():
         raise ServerStartError(
-            f"LocalStack environment not found at {path}; run ./tests/run once, which installs it, "
+            f"LocalStack environment not found at {path}; run `catsvdogs up` or ./tests/run once, which install it, "
             "or set CATSVDOGS_LOCALSTACK_PYTHON to a Python with localstack/requirements.txt installed"
         )
     return path
@@ -38,7 +38,7 @@ def search_server_binary() -> Path:
     try:
         import osmem_server
     except ImportError as error:
-        raise ServerStartError("osmem-server is not installed; install the test extra: pip install -e 'app[test]'") from error
+        raise ServerStartError("osmem-server is not installed; install the native extra: pip install -e 'app[native]'") from error
     return Path(osmem_server.__file__).with_name("bin") / "osmem-server"
 
 
@@ -55,11 +55,19 @@ class SearchServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process on ``port`` (a free one when 0) without waiting for it."""
         self.port = self.port or free_port()
         command = [str(search_server_binary()), "-addr", f"127.0.0.1:{self.port}", "-no-stdin-watch"]
         self.process = ManagedProcess("search server", command, self.workdir / "search.log", dict(os.environ))
         self.process.start()
-        self.process.wait_until(lambda: http_ok(f"{self.url}/_cluster/health"), SEARCH_START_TIMEOUT)
+
+    def wait_ready(self, timeout: float = SEARCH_START_TIMEOUT) -> None:
+        assert self.process
+        self.process.wait_until(lambda: http_ok(f"{self.url}/_cluster/health"), timeout)
 
     def stop(self) -> None:
         if self.process:
@@ -109,12 +117,20 @@ class LocalStackServer:
         return environment
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the process on ``port`` (a free one when 0) without waiting for it."""
         root = find_project_root()
         self.port = self.port or free_port()
         command = [str(localstack_python(root)), "-m", "localstack.runtime.main"]
         self.process = ManagedProcess("LocalStack", command, self.workdir / "localstack.log", self.environment())
         self.process.start()
-        self.process.wait_until(self._ready, LOCALSTACK_START_TIMEOUT)
+
+    def wait_ready(self, timeout: float = LOCALSTACK_START_TIMEOUT) -> None:
+        assert self.process
+        self.process.wait_until(self._ready, timeout)
 
     def _ready(self) -> bool:
         try:
