@@ -1,0 +1,1 @@
+"""Readings of the running pipeline for `catsvdogs top` (dashboard figures) and `catsvdogs status` (component health)."""
