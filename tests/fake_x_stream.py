@@ -107,7 +107,10 @@ class FakeXServer:
         self._server.daemon_threads = True
         # A client that drops its connection is part of the scripts, not an error to print.
         self._server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-x", daemon=True)
+        # A short poll interval, so stop() returns in a twentieth of a second instead of half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-x", daemon=True
+        )
 
     @property
     def url(self) -> str:
