@@ -9,9 +9,11 @@ LocalStack's process group.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -187,10 +189,12 @@ class NativeSupervisor:
     def stop(self) -> StopResult:
         """Stop the servers and remove the state file. The logs stay."""
         result = stop_recorded(self.state, self.report)
-        # Reap our own children, so they do not remain as zombies while this process lives.
+        # Reap our own children, so that none is left as a zombie. A multi-threaded server can look gone in
+        # /proc (its main thread exited) a moment before the whole process can be reaped, hence the wait.
         for server in (self.localstack, self.search):
             if server and server.process and server.process.process:
-                server.process.process.poll()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    server.process.process.wait(timeout=5)
         if result.clean:
             self.state_file.remove()
             remove_scratch(self.folder)
