@@ -8,6 +8,7 @@ the documents that a replay of the same files puts into OpenSearch.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from catsvdogs.sources.recorded import FileReport, TweetFilter, TweetMessage, fi
 from catsvdogs.transform.category import Vocabulary, classify
 from catsvdogs.transform.fields import NotATweet
 from catsvdogs.transform.timestamps import format_timestamp
-from catsvdogs.transform.tweet import read_hashtags, read_rule_tags, read_tweet_type
+from catsvdogs.transform.tweet import check_message, read_hashtags, read_rule_tags, read_tweet_type
 
 CATEGORIES = ("cat", "dog", "both", "none")
 TWEET_TYPES = ("original", "retweet", "quote", "reply")
@@ -136,9 +137,13 @@ def _inspect_file(path: Path, vocabulary: Vocabulary, forced_format: str | None,
             counts.duplicates_skipped += 1
             continue
         try:
+            check_message(item.message)
             category, tweet_type = _classify(item, vocabulary)
         except NotATweet as error:
             reject(RejectedInput(item.origin, f"rejected by the transform: {error.reason}"))
+            continue
+        if not _encodes_as_utf8(item.message):
+            reject(RejectedInput(item.origin, "invalid Unicode: an unpaired UTF-16 surrogate cannot be encoded as UTF-8"))
             continue
         counts.tweets += 1
         counts.categories[category] += 1
@@ -156,3 +161,12 @@ def _classify(item: TweetMessage, vocabulary: Vocabulary) -> tuple[str, str]:
     category = classify(read_hashtags(data), read_rule_tags(item.message), vocabulary)
     tweet_type, _ = read_tweet_type(data)
     return category, tweet_type
+
+
+def _encodes_as_utf8(message: dict[str, Any]) -> bool:
+    """Return False for a message with an escaped lone surrogate, which replay rejects because no record can carry it."""
+    try:
+        json.dumps(message, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -48,4 +48,17 @@ class SkippedInput:
     reason: str
 
 
+@dataclass(frozen=True)
+class FilePosition:
+    """How far into a file an earlier run got: every line before ``line``, and the first ``items`` items of ``line``.
+
+    An item is a record or a rejection that the file's reader yielded, so a line
+    that contains several tweets (a twarc2 page, a one-line JSON array) can be
+    partly done. Tweets skipped as duplicates are not items.
+    """
+
+    line: int
+    items: int
+
+
 SourceItem = OutgoingRecord | RejectedInput | SkippedInput

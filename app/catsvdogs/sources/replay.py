@@ -13,14 +13,15 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, RejectedInput, SkippedInput, SourceItem
-from catsvdogs.sources.recorded import FileReport, TweetFilter, find_latest_versions, read_file
+from catsvdogs.records import PROVENANCE_KEY, FilePosition, Origin, OutgoingRecord, RejectedInput, SkippedInput, SourceItem
+from catsvdogs.sources.recorded import FileReport, TweetFilter, TweetMessage, find_latest_versions, read_file
+from catsvdogs.transform.tweet import NotATweet, check_message
 
 LOG = logging.getLogger(__name__)
 
@@ -101,16 +102,34 @@ def replay_file(
     *,
     forced_format: str | None = None,
     tweet_filter: TweetFilter | None = None,
+    resume_from: FilePosition | None = None,
 ) -> Iterator[SourceItem]:
     """Yield a record, a rejection or a skipped duplicate for each tweet or bad record of one file.
 
     The format is detected from the content unless ``forced_format`` names one.
+    ``resume_from`` is where an earlier run stopped (``--resume``): the items
+    before it are not yielded again. Their tweets still go through
+    ``tweet_filter``, so that a repeat of one of them later in the input is
+    skipped as it was in the earlier run.
     """
     name = str(path)
     report = FileReport(name)
+    done_line, done_items = (resume_from.line, resume_from.items) if resume_from else (0, 0)
+    if resume_from:
+        LOG.info(
+            "%s: resuming after %d items of line %d; the earlier lines were sent or rejected before", name, done_items, done_line
+        )
     for item in read_file(path, forced_format, report):
         if pacer.stop.is_set():
             return
+        line = item.origin.line
+        if 0 < line < done_line or (line == done_line and done_items > 0):
+            skipped_as_duplicate = (
+                isinstance(item, TweetMessage) and tweet_filter is not None and tweet_filter.skip_reason(item.message) is not None
+            )
+            if line == done_line and not skipped_as_duplicate:
+                done_items -= 1
+            continue
         if isinstance(item, RejectedInput):
             if item.origin.line == 0:
                 LOG.error("%s: %s", name, item.reason)
@@ -120,7 +139,7 @@ def replay_file(
         if reason is not None:
             yield SkippedInput(item.origin, reason)
             continue
-        yield OutgoingRecord(build_record(item.message, item.origin, pacer.place(item.created_at)), item.origin)
+        yield _outgoing_record(item, pacer)
     if report.blank_lines:
         LOG.info("%s: skipped %d blank keep-alive lines", name, report.blank_lines)
     LOG.info(
@@ -133,12 +152,36 @@ def replay_file(
     )
 
 
-def replay(paths: Sequence[Path], options: ReplayOptions, stop: threading.Event) -> Iterator[SourceItem]:
+def _outgoing_record(item: TweetMessage, pacer: Pacer) -> OutgoingRecord | RejectedInput:
+    """Build the record of one tweet, or reject a tweet that the transform would turn into an error document."""
+    try:
+        check_message(item.message)
+    except NotATweet as error:
+        return RejectedInput(item.origin, f"rejected by the transform: {error.reason}")
+    try:
+        data = build_record(item.message, item.origin, pacer.place(item.created_at))
+    except UnicodeEncodeError as error:
+        # JSON allows an escaped lone surrogate such as \ud83d, which no UTF-8 record can carry.
+        character = error.object[error.start : error.end] if isinstance(error.object, str) else ""
+        escapes = "".join(f"\\u{ord(char):04x}" for char in character)
+        return RejectedInput(item.origin, f"invalid Unicode: an unpaired UTF-16 surrogate {escapes} cannot be encoded as UTF-8")
+    return OutgoingRecord(data, item.origin)
+
+
+def replay(
+    paths: Sequence[Path],
+    options: ReplayOptions,
+    stop: threading.Event,
+    *,
+    resume_from: Mapping[str, FilePosition] | None = None,
+) -> Iterator[SourceItem]:
     """Yield the items of every file in order; with ``loop``, start again until ``stop`` is set.
 
     A first pass over the files finds the latest version of each edited tweet,
     so that earlier versions are skipped. Repeated tweet ids are skipped within
-    each pass unless ``options.allow_duplicates`` is set.
+    each pass unless ``options.allow_duplicates`` is set. ``resume_from`` maps
+    a file, named as in ``paths``, to the position an earlier run reached; the
+    first pass starts each file there.
     """
     if stop.is_set():
         return
@@ -155,14 +198,16 @@ def replay(paths: Sequence[Path], options: ReplayOptions, stop: threading.Event)
         tweet_filter.reset()
         records = 0
         for path in paths:
-            for item in replay_file(path, pacer, forced_format=options.format, tweet_filter=tweet_filter):
+            start = resume_from.get(str(path)) if resume_from and passes == 1 else None
+            items = replay_file(path, pacer, forced_format=options.format, tweet_filter=tweet_filter, resume_from=start)
+            for item in items:
                 records += isinstance(item, OutgoingRecord)
                 yield item
             if stop.is_set():
                 break
         if not options.loop:
             break
-        if records == 0:
+        if records == 0 and not (passes == 1 and resume_from):
             LOG.error("Replay pass %d sent no record; stopping the loop instead of repeating it", passes)
             break
     LOG.info("Replay stopped after %d pass(es)", passes)

@@ -18,6 +18,7 @@ spread it further than a like or a reply does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
@@ -33,10 +34,19 @@ from catsvdogs.transform.fields import (
     optional_string,
     require_string,
 )
-from catsvdogs.transform.sentiment import SentimentLabel, score_text
+from catsvdogs.transform.sentiment import Sentiment, SentimentLabel, score_text
 from catsvdogs.transform.timestamps import normalize_timestamp
 
-__all__ = ["NotATweet", "Origin", "Provenance", "TweetDocument", "TweetType", "build_document", "read_tweet_type"]
+__all__ = [
+    "NotATweet",
+    "Origin",
+    "Provenance",
+    "TweetDocument",
+    "TweetType",
+    "build_document",
+    "check_message",
+    "read_tweet_type",
+]
 
 # Key of the provenance block that the catsvdogs producer adds to each message.
 PROVENANCE_KEY = "__catsvdogs"
@@ -103,13 +113,20 @@ class Provenance:
     origin: Origin | None
 
 
-def build_document(message: object, ingested_at: str, vocabulary: Vocabulary) -> TweetDocument:
+def build_document(
+    message: object,
+    ingested_at: str,
+    vocabulary: Vocabulary,
+    *,
+    score: Callable[[str], Sentiment] = score_text,
+) -> TweetDocument:
     """Validate a decoded message and build its document.
 
     ``ingested_at`` is the Firehose arrival time, already formatted. It is also
-    the ``created_at`` of a tweet without one. Raises NotATweet if the message is
-    not an object with a ``data`` tweet, or if a field that the document uses has
-    the wrong type or is out of range.
+    the ``created_at`` of a tweet without one. ``score`` rates the text's
+    sentiment. Raises NotATweet if the message is not an object with a ``data``
+    tweet, or if a field that the document uses has the wrong type or is out of
+    range.
     """
     if not isinstance(message, dict):
         raise NotATweet(f"message must be a JSON object, not {json_type_name(message)}")
@@ -132,7 +149,7 @@ def build_document(message: object, ingested_at: str, vocabulary: Vocabulary) ->
     rule_tags = read_rule_tags(message)
     tweet_type, retweet_of = read_tweet_type(tweet)
     provenance = read_provenance(message)
-    sentiment = score_text(text)
+    sentiment = score(text)
 
     # Keys are added in the template's order, optional ones only when known.
     document: dict[str, Any] = {"tweet_id": tweet_id, "created_at": created_at}
@@ -163,6 +180,22 @@ def build_document(message: object, ingested_at: str, vocabulary: Vocabulary) ->
     if provenance.origin is not None:
         document["origin"] = provenance.origin
     return document  # type: ignore[return-value]
+
+
+# Placeholders for check_message, whose document is thrown away.
+_CHECK_INGESTED_AT = "1970-01-01T00:00:00.000Z"
+_CHECK_VOCABULARY = Vocabulary(frozenset(), frozenset())
+_CHECK_SENTIMENT = Sentiment(score=0.0, label="neutral")
+
+
+def check_message(message: object) -> None:
+    """Raise NotATweet where ``build_document`` would, without scoring the sentiment, which costs the most.
+
+    The producer calls this before sending a record, so that a record the
+    transform would turn into an error document is reported at its file and
+    line instead.
+    """
+    build_document(message, _CHECK_INGESTED_AT, _CHECK_VOCABULARY, score=lambda text: _CHECK_SENTIMENT)
 
 
 def describe_missing_data(message: dict[str, Any]) -> str:
