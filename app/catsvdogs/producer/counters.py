@@ -44,6 +44,9 @@ class Summary:
     rejection_samples: tuple[RejectedInput, ...]
     tweets: int = 0
     duplicates_skipped: int = 0
+    undelivered: int = 0
+    """Records that Firehose failed on every attempt, counted in ``rejected`` too. Some may have reached
+    the S3 backup or the index before the failure (see ``catsvdogs reindex``)."""
 
     def __post_init__(self) -> None:
         if self.pending < 0:
@@ -81,6 +84,7 @@ class Counters:
         self._rejected = 0
         self._tweets = 0
         self._duplicates_skipped = 0
+        self._undelivered = 0
         self._rejected_by_category: Counter[str] = Counter()
         self._samples: list[RejectedInput] = []
 
@@ -118,6 +122,11 @@ class Counters:
         with self._lock:
             self._duplicates_skipped += count
 
+    def add_undelivered(self, count: int) -> None:
+        """Count records that Firehose failed on every attempt; each is also counted once by ``add_rejected``."""
+        with self._lock:
+            self._undelivered += count
+
     def add_sent(self, count: int) -> None:
         with self._lock:
             self._sent += count
@@ -150,7 +159,16 @@ class Counters:
                 rejection_samples=tuple(self._samples),
                 tweets=self._tweets,
                 duplicates_skipped=self._duplicates_skipped,
+                undelivered=self._undelivered,
             )
+
+
+UNDELIVERED_HINT = (
+    "Records not delivered: Firehose answered with an error for them on every attempt, for example because the",
+    "search server was down or rejected documents. Firehose writes each batch to the S3 backup before it indexes",
+    "it, so they are probably in the backup, and some may be indexed already. When the search server works again,",
+    "'catsvdogs reindex' indexes the backed-up records that the index lacks and removes duplicate documents.",
+)
 
 
 def format_summary(summary: Summary, *, stream_name: str | None = None, max_origins: int = 5) -> str:
@@ -167,9 +185,13 @@ def format_summary(summary: Summary, *, stream_name: str | None = None, max_orig
         f"  pending:  {summary.pending:,}",
         f"  retried:  {summary.retried:,} record resends",
     ]
+    if summary.undelivered:
+        lines.append(f"  not delivered: {summary.undelivered:,} (Firehose failed them on every attempt; counted in rejected)")
     if summary.rejected:
         lines.append("Rejected inputs by reason:")
         lines.extend(_format_rejection_groups(summary, max_origins))
+    if summary.undelivered:
+        lines.extend(UNDELIVERED_HINT)
     return "\n".join(lines)
 
 

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from catsvdogs.producer.batcher import Batch, Batcher
+from catsvdogs.producer.checkpoint import CheckpointTracker
 from catsvdogs.producer.counters import Counters, Summary
-from catsvdogs.producer.firehose import BatchResult
+from catsvdogs.producer.firehose import BatchResult, ProducerError
 from catsvdogs.producer.reader import EndOfItems, SourceReader
 from catsvdogs.producer.rejection_log import log_rejection
 from catsvdogs.producer.stop_signals import install_stop_signals
@@ -48,6 +49,7 @@ def run_producer(
     stop: threading.Event | None = None,
     progress: ProgressCallback | None = None,
     batcher: Batcher | None = None,
+    checkpoint: CheckpointTracker | None = None,
 ) -> Summary:
     """Send every record of ``items`` to ``sender`` in batches, count rejections, and return the final counts.
 
@@ -55,27 +57,36 @@ def run_producer(
     destination blocks the source instead of filling memory. When ``stop`` is set, the
     reader takes no new item, everything already read is sent, and the function returns.
     Raises the source's exception, after sending what was read, if iterating ``items``
-    failed. Raises ProducerError from the sender without sending the rest.
+    failed. Raises ProducerError from the sender without sending the rest; its
+    ``summary`` then contains the counts, with the records not sent as pending.
+    ``checkpoint``, when given, is told of every item consumed and batch done, and
+    writes the replay's checkpoint after each batch.
     """
     stop = stop if stop is not None else threading.Event()
     counters = Counters()
     reader = SourceReader(items, queue_size=queue_size, stop=stop, counters=counters)
-    delivery = _Delivery(sender, counters, progress)
+    delivery = _Delivery(sender, counters, progress, checkpoint)
     progress_log = _ProgressLog(counters, log_interval)
     logger.info("Producer started: stream %s, queue size %d", sender.stream_name, queue_size)
 
     reader.start()
     try:
         _consume(reader, batcher or Batcher(), delivery, progress_log, stop)
-    except BaseException:
+    except BaseException as error:
         reader.abandon()
         progress_log.log_now("Producer failed")
+        if checkpoint is not None:
+            checkpoint.save()
+        if isinstance(error, ProducerError):
+            error.summary = counters.snapshot()
         raise
 
     # The reader is not joined: after a stop it may be blocked inside a live source
     # that yields nothing. It is a daemon thread, and abandon() makes it exit as soon
     # as the source yields again. It sets ``error`` before it queues END_OF_ITEMS.
     reader.abandon()
+    if checkpoint is not None:
+        checkpoint.finish(end_of_input=reader.error is None and not stop.is_set())
     if reader.error is not None:
         progress_log.log_now("Producer stopped because the source failed")
         reader.error.add_note("raised by the source in the producer's reader thread")
@@ -136,6 +147,8 @@ def _handle_item(item: SourceItem, batcher: Batcher, delivery: _Delivery) -> Non
     added = batcher.add(item)
     if added.rejected is not None:
         delivery.reject(added.rejected)
+    else:
+        delivery.wait_for_batch(item)
     for batch in added.ready:
         delivery.send(batch)
 
@@ -143,21 +156,38 @@ def _handle_item(item: SourceItem, batcher: Batcher, delivery: _Delivery) -> Non
 class _Delivery:
     """Sends batches, and counts and logs what was sent and rejected."""
 
-    def __init__(self, sender: BatchSender, counters: Counters, progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        sender: BatchSender,
+        counters: Counters,
+        progress: ProgressCallback | None,
+        checkpoint: CheckpointTracker | None = None,
+    ) -> None:
         self._sender = sender
         self._counters = counters
         self._progress = progress
+        self._checkpoint = checkpoint
+
+    def wait_for_batch(self, record: OutgoingRecord) -> None:
+        """Note a record that waits in the open batch, so the checkpoint does not pass it before its batch is done."""
+        if self._checkpoint is not None:
+            self._checkpoint.consumed(record.origin, done=False)
 
     def send(self, batch: Batch) -> None:
         result = self._sender.put_batch(batch.records)
         self._counters.add_sent(result.sent)
         self._counters.add_retried(result.resent)
+        self._counters.add_undelivered(len(result.failed))
         for rejection in result.rejections():
             self._count_rejection(rejection)
+        if self._checkpoint is not None:
+            self._checkpoint.acknowledged(len(batch.records))
         self._report_progress()
 
     def reject(self, rejection: RejectedInput) -> None:
         self._count_rejection(rejection)
+        if self._checkpoint is not None:
+            self._checkpoint.consumed(rejection.origin, done=True)
         self._report_progress()
 
     def _count_rejection(self, rejection: RejectedInput) -> None:
