@@ -70,13 +70,13 @@ class FirehoseScript:
 class FakeFirehose:
     """Threaded HTTP server with the recorded ``calls`` and ``accepted`` records, usable as a context manager."""
 
-    def __init__(self, script: FirehoseScript | None = None) -> None:
+    def __init__(self, script: FirehoseScript | None = None, port: int = 0) -> None:
         self.script = script or FirehoseScript()
         self.calls: list[Call] = []
         self.accepted: list[bytes] = []
         self.limit_violations: list[str] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.fake = self
         self._thread = threading.Thread(
             target=self._server.serve_forever,

@@ -23,7 +23,7 @@ import pytest
 from catsvdogs.producer.backoff import RetryPolicy
 from catsvdogs.producer.batcher import Batcher
 from catsvdogs.producer.counters import Counters, Summary, format_summary, rejection_category
-from catsvdogs.producer.firehose import FirehoseSender, ProducerError, create_firehose_client
+from catsvdogs.producer.firehose import FirehoseSender, OutageError, ProducerError, create_firehose_client
 from catsvdogs.producer.limits import MAX_BATCH_BYTES, MAX_RECORD_BYTES
 from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.producer.rejection_log import log_rejection
@@ -188,23 +188,37 @@ def test_read_timeout_is_retried(fake: FakeFirehose) -> None:
     assert set(fake.accepted) == {record.data for record in records}
 
 
-def test_refused_connection_gives_up_with_error_code() -> None:
+def test_refused_connection_counts_as_outage_not_attempts() -> None:
     # A port that was free a moment ago: nothing listens there, so connecting fails at once.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    clock = [0.0]
+    sleep = SleepRecorder()
+
+    def sleep_and_advance(seconds: float) -> None:
+        sleep(seconds)
+        clock[0] += seconds
+
     sender = FirehoseSender(
         make_client(f"http://127.0.0.1:{port}", connect_timeout=1),
         STREAM,
         policy=RetryPolicy(max_attempts=3),
-        sleep=SleepRecorder(),
+        sleep=sleep_and_advance,
+        random=lambda: 1.0,
+        max_outage=30,
+        clock=lambda: clock[0],
     )
 
-    result = sender.put_batch(make_records(2))
+    with pytest.raises(OutageError) as raised:
+        sender.put_batch(make_records(2))
 
-    assert result.sent == 0
-    assert result.attempts == 3
-    assert [failure.error_code for failure in result.failed] == ["EndpointConnectionError"] * 2
+    message = str(raised.value)
+    assert "unreachable for 30 s" in message
+    assert "EndpointConnectionError" in message
+    assert "2 records" in message
+    assert sum(sleep.delays) == pytest.approx(30)
+    assert len(sleep.delays) > 3
 
 
 def test_backoff_delays_grow_and_are_capped(fake: FakeFirehose) -> None:

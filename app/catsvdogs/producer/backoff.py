@@ -8,6 +8,8 @@ from dataclasses import dataclass
 DEFAULT_MAX_ATTEMPTS = 8
 DEFAULT_BASE_DELAY = 0.1
 DEFAULT_MAX_DELAY = 10.0
+DEFAULT_MAX_OUTAGE = 300.0
+"""Seconds that a sender keeps retrying a batch while the endpoint refuses connections, before it gives up."""
 
 
 @dataclass(frozen=True)

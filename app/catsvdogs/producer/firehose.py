@@ -5,25 +5,31 @@ from __future__ import annotations
 import itertools
 import logging
 import random as random_module
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
     NoCredentialsError,
     ReadTimeoutError,
 )
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
 from catsvdogs.config import Settings
-from catsvdogs.producer.backoff import RetryPolicy
+from catsvdogs.producer.backoff import DEFAULT_MAX_OUTAGE, RetryPolicy
 from catsvdogs.records import OutgoingRecord, RejectedInput
+
+if TYPE_CHECKING:
+    from catsvdogs.producer.counters import Summary
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +53,46 @@ RETRYABLE_ERROR_CODES = frozenset(
 # connections closed before the response, and read timeouts.
 RETRYABLE_NETWORK_ERRORS = (BotocoreConnectionError, ConnectionClosedError, ReadTimeoutError)
 
+# Failures to open a connection: the request never reached the endpoint, so nothing
+# was delivered. These count against the outage budget, not the attempt limit.
+UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError)
+
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 
 
 class ProducerError(Exception):
-    """Error that retrying cannot fix, such as a missing stream or denied access. Its message is one line."""
+    """Error that retrying cannot fix, such as a missing stream or denied access. Its message is one line.
+
+    ``summary`` contains the producer's counts when run_producer raised it, else None.
+    """
+
+    summary: Summary | None = None
+
+
+class OutageError(ProducerError):
+    """The endpoint stayed unreachable for the whole outage budget, or a stop was requested while it was."""
+
+
+class StreamLostError(ProducerError):
+    """The delivery stream was not found after an outage: LocalStack lost it in a restart, or it was deleted."""
+
+
+class ReprovisionFailed(ProducerError):
+    """Provisioning again after the delivery stream was lost failed."""
+
+
+class _EndpointUnreachable(Exception):
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.code = type(error).__name__
+        self.message = _one_line(str(error))
+
+
+class _StreamNotFound(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -122,7 +162,15 @@ def create_firehose_client(
 class FirehoseSender:
     """Sender of record batches to one Firehose delivery stream, with retries and backoff.
 
-    ``sleep`` and ``random`` are injectable so tests can record the delays.
+    Errors of records and of calls that reached the endpoint are retried up to
+    ``policy.max_attempts`` calls. A connection that cannot be opened means an
+    outage instead: the sender keeps the batch and retries it, with the same
+    capped backoff, for up to ``max_outage`` seconds, and then raises OutageError.
+    A ``stop`` request ends an outage at once with OutageError. When the stream
+    is not found, ``reprovision`` (if given) is called once per batch to create
+    it again, for example after LocalStack restarted and lost its resources.
+
+    ``sleep``, ``random`` and ``clock`` are injectable so tests can record the delays.
     """
 
     def __init__(
@@ -131,15 +179,26 @@ class FirehoseSender:
         stream_name: str,
         *,
         policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         random: Callable[[], float] = random_module.random,
+        max_outage: float = DEFAULT_MAX_OUTAGE,
+        stop: threading.Event | None = None,
+        reprovision: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if max_outage < 0:
+            raise ValueError(f"max_outage must not be negative, got {max_outage}")
         self._client = client
         self.stream_name = stream_name
         self._policy = policy or RetryPolicy()
         self._sleep = sleep
         self._random = random
+        self._max_outage = max_outage
+        self._stop = stop
+        self._reprovision = reprovision
+        self._clock = clock
         self._batch_ids = itertools.count(1)
+        self._last_outage_seconds: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> FirehoseSender:
@@ -162,10 +221,24 @@ class FirehoseSender:
         sent = 0
         resent = 0
         attempt = 1
+        outage = _Outage(batch_id)
+        reprovisioned = False
         logger.debug("Batch %d: sending %d records to stream %s", batch_id, len(pending), self.stream_name)
 
         while True:
-            failed = self._put_once(batch_id, pending)
+            try:
+                failed = self._put_once(batch_id, pending)
+            except _EndpointUnreachable as unreachable:
+                self._wait_out_outage(outage, unreachable, len(pending))
+                continue
+            except _StreamNotFound as not_found:
+                self._end_outage(outage)
+                if self._reprovision is None or reprovisioned:
+                    raise self._stream_missing_error(not_found.message) from None
+                self._provision_again(batch_id, not_found.message)
+                reprovisioned = True
+                continue
+            self._end_outage(outage)
             sent += len(pending) - len(failed)
             if not failed:
                 return BatchResult(batch_id=batch_id, sent=sent, resent=resent, attempts=attempt, failed=())
@@ -178,7 +251,7 @@ class FirehoseSender:
 
             delay = self._policy.delay(attempt, self._random)
             self._log_retry(batch_id, attempt, len(pending), failed, delay)
-            self._sleep(delay)
+            (self._sleep or time.sleep)(delay)
             pending = [failure.record for failure in failed]
             resent += len(pending)
             attempt += 1
@@ -194,7 +267,11 @@ class FirehoseSender:
             code, message, status = _describe_client_error(error)
             if code in RETRYABLE_ERROR_CODES or (status is not None and status >= 500):
                 return [FailedRecord(record, code, message) for record in pending]
+            if code == "ResourceNotFoundException":
+                raise _StreamNotFound(message) from error
             raise ProducerError(self._fatal_message(code, message)) from error
+        except UNREACHABLE_ERRORS as error:
+            raise _EndpointUnreachable(error) from error
         except RETRYABLE_NETWORK_ERRORS as error:
             return [FailedRecord(record, type(error).__name__, _one_line(str(error))) for record in pending]
         except NoCredentialsError as error:
@@ -233,6 +310,93 @@ class FirehoseSender:
                 len(failed),
             )
         return failed
+
+    def _wait_out_outage(self, outage: _Outage, unreachable: _EndpointUnreachable, record_count: int) -> None:
+        """Wait before the next try of a batch whose endpoint is unreachable, or raise OutageError."""
+        now = self._clock()
+        if outage.started is None:
+            outage.started = now
+        elapsed = now - outage.started
+        where = self._describe_endpoint()
+        if self._stop is not None and self._stop.is_set():
+            raise OutageError(
+                f"Stop requested while Firehose ({where}) was unreachable: batch {outage.batch_id} with "
+                f"{record_count} records to delivery stream '{self.stream_name}' was not sent "
+                f"({unreachable.code}: {unreachable.message})"
+            )
+        remaining = self._max_outage - elapsed
+        if remaining <= 0:
+            raise OutageError(
+                f"Firehose ({where}) was unreachable for {elapsed:.0f} s, the maximum outage of "
+                f"{self._max_outage:g} s: batch {outage.batch_id} with {record_count} records to delivery stream "
+                f"'{self.stream_name}' was not sent ({unreachable.code}: {unreachable.message}). "
+                "Start LocalStack or check AWS_ENDPOINT_URL and the network, then run again"
+            )
+
+        outage.retries += 1
+        delay = min(self._policy.delay(outage.retries, self._random), remaining)
+        logger.warning(
+            "Batch %d to stream %s: Firehose (%s) is unreachable (%s: %s); keeping its %d records and retrying in "
+            "%.2f s (outage for %.1f s of at most %g s)",
+            outage.batch_id,
+            self.stream_name,
+            where,
+            unreachable.code,
+            unreachable.message,
+            record_count,
+            delay,
+            elapsed,
+            self._max_outage,
+        )
+        if self._sleep is not None:
+            self._sleep(delay)
+        elif self._stop is not None:
+            self._stop.wait(delay)
+        else:
+            time.sleep(delay)
+
+    def _end_outage(self, outage: _Outage) -> None:
+        """Log the end of an outage when a call got a response again."""
+        if outage.started is None:
+            return
+        seconds = self._clock() - outage.started
+        self._last_outage_seconds = seconds
+        logger.warning(
+            "Batch %d to stream %s: Firehose is reachable again after %.1f s and %d retries",
+            outage.batch_id,
+            self.stream_name,
+            seconds,
+            outage.retries,
+        )
+        outage.started = None
+        outage.retries = 0
+
+    def _provision_again(self, batch_id: int, message: str) -> None:
+        assert self._reprovision is not None
+        logger.warning(
+            "Batch %d: Firehose delivery stream '%s' not found (%s); provisioning again, as --reprovision requests",
+            batch_id,
+            self.stream_name,
+            message,
+        )
+        started = self._clock()
+        try:
+            self._reprovision()
+        except Exception as error:  # noqa: BLE001 - any failure of provisioning ends the run with its message
+            raise ReprovisionFailed(
+                f"Firehose delivery stream '{self.stream_name}' was not found, and provisioning it again failed: "
+                f"{_one_line(str(error))}"
+            ) from error
+        logger.warning("Provisioned again in %.1f s; resending batch %d", self._clock() - started, batch_id)
+
+    def _stream_missing_error(self, message: str) -> ProducerError:
+        if self._last_outage_seconds is None:
+            return ProducerError(self._fatal_message("ResourceNotFoundException", message))
+        return StreamLostError(
+            f"Firehose delivery stream '{self.stream_name}' not found ({self._describe_endpoint()}) after Firehose was "
+            f"unreachable for {self._last_outage_seconds:.0f} s: {message}. LocalStack keeps no resources across a "
+            "restart. Run 'catsvdogs provision' to create them again"
+        )
 
     def _fatal_message(self, code: str, message: str) -> str:
         stream = self.stream_name
@@ -286,6 +450,15 @@ class FirehoseSender:
             message,
             failed[0].record.origin,
         )
+
+
+@dataclass
+class _Outage:
+    """The outage of one batch: when its first connection failed (None while the endpoint responds) and the retries since."""
+
+    batch_id: int
+    started: float | None = None
+    retries: int = 0
 
 
 def _describe_client_error(error: ClientError) -> tuple[str, str, int | None]:
