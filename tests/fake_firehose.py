@@ -39,6 +39,8 @@ class CallError:
 THROTTLED = CallError(400, "ServiceUnavailableException", "Slow down.")
 DROP_CONNECTION = CallError(0, "", "")
 """Close the connection without a response, which botocore raises as ConnectionClosedError."""
+SERVICE_UNAVAILABLE = CallError(503, "", "")
+"""A 503 with an empty body and no AWS error type, as LocalStack 4.14 answers while it shuts down."""
 
 RecordFailure = Callable[[int, int, bytes], tuple[str, str] | None]
 """Given the call number (0-based), the record's position in the call and its data,
@@ -194,6 +196,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if response is DROP_CONNECTION:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if isinstance(response, CallError) and not response.code:
+            self.send_response(response.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if isinstance(response, CallError):
             self._send_json(response.status, {"__type": response.code, "message": response.message})

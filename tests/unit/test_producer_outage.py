@@ -26,7 +26,7 @@ from catsvdogs.producer.firehose import (
 from catsvdogs.records import Origin, OutgoingRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_firehose import FakeFirehose, FirehoseScript  # noqa: E402
+from fake_firehose import SERVICE_UNAVAILABLE, FakeFirehose, FirehoseScript  # noqa: E402
 
 STREAM = "test-stream"
 
@@ -209,3 +209,23 @@ def test_reprovision_failure_raises_with_cause(outage) -> None:
 def test_negative_max_outage_is_invalid() -> None:
     with pytest.raises(ValueError, match="max_outage"):
         FirehoseSender(object(), STREAM, max_outage=-1)
+
+
+def test_unavailable_without_error_type_is_outage() -> None:
+    clock = [0.0]
+    delays: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        clock[0] += seconds
+
+    with FakeFirehose(FirehoseScript(streams={STREAM}, call_errors=[SERVICE_UNAVAILABLE] * 10)) as fake:
+        client = create_firehose_client(
+            region_name="us-east-1", endpoint_url=fake.endpoint_url, aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        sender = FirehoseSender(client, STREAM, sleep=sleep, random=lambda: 1.0, clock=lambda: clock[0])
+        result = sender.put_batch(make_records(2))
+
+    assert result.sent == 2
+    assert result.attempts == 1
+    assert len(delays) == 10

@@ -57,6 +57,11 @@ RETRYABLE_NETWORK_ERRORS = (BotocoreConnectionError, ConnectionClosedError, Read
 # was delivered. These count against the outage budget, not the attempt limit.
 UNREACHABLE_ERRORS = (EndpointConnectionError, ConnectTimeoutError)
 
+# Error codes that botocore gives a 502, 503 or 504 response without an AWS error
+# type: a gateway, or LocalStack 4.14 while it shuts down, answering for a service
+# that is not there. These count against the outage budget too.
+UNAVAILABLE_STATUS_CODES = frozenset({"502", "503", "504"})
+
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 
@@ -83,10 +88,10 @@ class ReprovisionFailed(ProducerError):
 
 
 class _EndpointUnreachable(Exception):
-    def __init__(self, error: Exception) -> None:
-        super().__init__(str(error))
-        self.code = type(error).__name__
-        self.message = _one_line(str(error))
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = _one_line(message)
 
 
 class _StreamNotFound(Exception):
@@ -265,13 +270,15 @@ class FirehoseSender:
             )
         except ClientError as error:
             code, message, status = _describe_client_error(error)
+            if code in UNAVAILABLE_STATUS_CODES:
+                raise _EndpointUnreachable(code, message) from error
             if code in RETRYABLE_ERROR_CODES or (status is not None and status >= 500):
                 return [FailedRecord(record, code, message) for record in pending]
             if code == "ResourceNotFoundException":
                 raise _StreamNotFound(message) from error
             raise ProducerError(self._fatal_message(code, message)) from error
         except UNREACHABLE_ERRORS as error:
-            raise _EndpointUnreachable(error) from error
+            raise _EndpointUnreachable(type(error).__name__, str(error)) from error
         except RETRYABLE_NETWORK_ERRORS as error:
             return [FailedRecord(record, type(error).__name__, _one_line(str(error))) for record in pending]
         except NoCredentialsError as error:
