@@ -26,7 +26,7 @@ from catsvdogs.producer.firehose import (
 from catsvdogs.records import Origin, OutgoingRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_firehose import SERVICE_UNAVAILABLE, FakeFirehose, FirehoseScript  # noqa: E402
+from fake_firehose import DROP_CONNECTION, SERVICE_UNAVAILABLE, FakeFirehose, FirehoseScript  # noqa: E402
 
 STREAM = "test-stream"
 
@@ -229,3 +229,13 @@ def test_unavailable_without_error_type_is_outage() -> None:
     assert result.sent == 2
     assert result.attempts == 1
     assert len(delays) == 10
+
+
+def test_dropped_connection_during_outage_extends_it(outage) -> None:
+    down = outage(down_for=2, script=FirehoseScript(streams={STREAM}, call_errors=[DROP_CONNECTION] * 2))
+
+    result = make_sender(down).put_batch(make_records(1))
+
+    assert result.sent == 1
+    assert result.attempts == 1
+    assert len(down.delays) == 4

@@ -88,10 +88,16 @@ class ReprovisionFailed(ProducerError):
 
 
 class _EndpointUnreachable(Exception):
+    """A call that reached no Firehose: the connection was refused or timed out, or a gateway answered."""
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = _one_line(message)
+
+
+class _NoResponse(_EndpointUnreachable):
+    """A connection that closed or timed out before a response: part of an outage only while one is going on."""
 
 
 class _StreamNotFound(Exception):
@@ -233,6 +239,12 @@ class FirehoseSender:
         while True:
             try:
                 failed = self._put_once(batch_id, pending)
+            except _NoResponse as no_response:
+                if outage.started is not None:
+                    # A server that is shutting down or starting accepts and drops connections.
+                    self._wait_out_outage(outage, no_response, len(pending))
+                    continue
+                failed = [FailedRecord(record, no_response.code, no_response.message) for record in pending]
             except _EndpointUnreachable as unreachable:
                 self._wait_out_outage(outage, unreachable, len(pending))
                 continue
@@ -262,7 +274,10 @@ class FirehoseSender:
             attempt += 1
 
     def _put_once(self, batch_id: int, pending: list[OutgoingRecord]) -> list[FailedRecord]:
-        """Make one PutRecordBatch call and return the records to retry, each with its error."""
+        """Make one PutRecordBatch call and return the records to retry, each with its error.
+
+        Raises _EndpointUnreachable, _NoResponse or _StreamNotFound for put_batch to handle.
+        """
         try:
             response = self._client.put_record_batch(
                 DeliveryStreamName=self.stream_name,
@@ -280,7 +295,7 @@ class FirehoseSender:
         except UNREACHABLE_ERRORS as error:
             raise _EndpointUnreachable(type(error).__name__, str(error)) from error
         except RETRYABLE_NETWORK_ERRORS as error:
-            return [FailedRecord(record, type(error).__name__, _one_line(str(error))) for record in pending]
+            raise _NoResponse(type(error).__name__, str(error)) from error
         except NoCredentialsError as error:
             raise ProducerError(
                 f"No AWS credentials found for Firehose delivery stream '{self.stream_name}'. "
@@ -401,7 +416,7 @@ class FirehoseSender:
             return ProducerError(self._fatal_message("ResourceNotFoundException", message))
         return StreamLostError(
             f"Firehose delivery stream '{self.stream_name}' not found ({self._describe_endpoint()}) after Firehose was "
-            f"unreachable for {self._last_outage_seconds:.0f} s: {message}. LocalStack keeps no resources across a "
+            f"unreachable for {self._last_outage_seconds:.0f} s: {message.rstrip('.')}. LocalStack keeps no resources across a "
             "restart. Run 'catsvdogs provision' to create them again"
         )
 
@@ -410,7 +425,7 @@ class FirehoseSender:
         where = self._describe_endpoint()
         if code == "ResourceNotFoundException":
             return (
-                f"Firehose delivery stream '{stream}' not found ({where}): {message}. "
+                f"Firehose delivery stream '{stream}' not found ({where}): {message.rstrip('.')}. "
                 "Run 'catsvdogs provision' to create it, or set CATSVDOGS_STREAM to an existing stream."
             )
         if code.startswith("AccessDenied") or code in {"UnrecognizedClientException", "InvalidSignatureException"}:
