@@ -76,6 +76,8 @@ def unique_environment(stack: NativeStack, prefix: str) -> dict[str, str]:
             "CATSVDOGS_FUNCTION": f"{prefix}-transform-{suffix}",
             "CATSVDOGS_DOMAIN": f"{prefix}-{suffix}",
             "CATSVDOGS_INDEX": f"{prefix}-tweets-{suffix}",
+            # Replay checkpoints go to the stack's folder, not to the user's ~/.local/state.
+            "XDG_STATE_HOME": str(stack.workdir / "state"),
         }
     )
     environment.pop("AWS_PROFILE", None)

@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import shlex
 import sys
 import threading
 from pathlib import Path
 
 from catsvdogs.commands.inspect import add_format_arguments
-from catsvdogs.config import load_settings
+from catsvdogs.config import Settings, load_settings
+from catsvdogs.producer.backoff import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_OUTAGE, RetryPolicy
+from catsvdogs.producer.checkpoint import (
+    CheckpointError,
+    CheckpointTracker,
+    default_checkpoint_path,
+    load_checkpoint,
+)
 from catsvdogs.producer.counters import Counters, format_summary
-from catsvdogs.producer.firehose import FirehoseSender, ProducerError
+from catsvdogs.producer.firehose import FirehoseSender, ProducerError, StreamLostError
 from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
 from catsvdogs.sources.replay import ReplayOptions, replay
 
@@ -47,6 +55,28 @@ def parse_queue_size(value: str) -> int:
     return size
 
 
+def parse_seconds(value: str) -> float:
+    """Parse a number of seconds, 0 or more."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds '{value}': use a number such as 300") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds '{value}': it must be 0 or more")
+    return seconds
+
+
+def parse_attempts(value: str) -> int:
+    """Parse --max-attempts: a whole number, at least 1."""
+    try:
+        attempts = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of attempts '{value}': use a whole number such as 8") from None
+    if attempts < 1:
+        raise argparse.ArgumentTypeError(f"invalid number of attempts '{value}': it must be at least 1")
+    return attempts
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay",
@@ -55,7 +85,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Read recorded tweet files of any supported format (detected per file, plain or gzip) and put the tweets "
             "into the Firehose delivery stream. Bad records are reported with file:line and counted; they never stop "
             "the replay. An edited tweet is sent once, as its latest version in the files, and a tweet id read twice "
-            "is sent once. Ctrl-C or SIGTERM sends what was already read, then stops. "
+            "is sent once. Ctrl-C or SIGTERM sends what was already read, then stops. A checkpoint written after "
+            "each batch lets --resume continue where a stopped or killed replay left off. "
             "'catsvdogs inspect' lists the formats and counts without sending."
         ),
     )
@@ -92,7 +123,48 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on a terminal (log lines only)"
     )
+    add_recovery_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def add_recovery_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options for outages, lost resources and resuming after a stop."""
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint of an earlier replay of the same files to the same stream, skipping "
+        "what it sent or rejected (default: start from the beginning and replace the checkpoint)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="checkpoint file, written after each batch (default: $XDG_STATE_HOME/catsvdogs/checkpoints/HASH.json, "
+        "or ~/.local/state/... when XDG_STATE_HOME is unset; HASH stands for the files and the stream)",
+    )
+    parser.add_argument(
+        "--max-outage",
+        type=parse_seconds,
+        default=DEFAULT_MAX_OUTAGE,
+        metavar="SECONDS",
+        help="while Firehose refuses connections (LocalStack stopped, say), keep the batch and retry for up to this "
+        f"many seconds, then stop with the records not sent reported as pending (default: {DEFAULT_MAX_OUTAGE:g})",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=parse_attempts,
+        default=DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help="calls per batch for errors that Firehose returns; records still failing are reported as rejected "
+        f"(default: {DEFAULT_MAX_ATTEMPTS})",
+    )
+    parser.add_argument(
+        "--reprovision",
+        action="store_true",
+        help="when the delivery stream is not found, as after LocalStack restarted and lost its resources, run "
+        "'catsvdogs provision' and resend the batch instead of stopping",
+    )
 
 
 class ProgressBar:
@@ -114,6 +186,91 @@ class ProgressBar:
         self._bar.close()
 
 
+def open_checkpoint(args: argparse.Namespace, settings: Settings) -> CheckpointTracker | None:
+    """Load the checkpoint to resume from, if requested, and return the tracker for this run.
+
+    Returns None when there is nothing to do: --resume found a finished replay.
+    Raises CheckpointError when --resume cannot use the checkpoint.
+    """
+    path = args.checkpoint or default_checkpoint_path(args.files, settings.stream_name)
+    try:
+        existing = load_checkpoint(path, args.files, settings.stream_name)
+    except CheckpointError as error:
+        if args.resume:
+            raise
+        LOG.warning("%s. This run starts from the beginning and replaces it", error)
+        existing = None
+
+    if not args.resume:
+        if existing is not None and not existing.finished:
+            LOG.warning(
+                "The checkpoint %s of an unfinished replay of these files (written %s) is replaced: this run starts "
+                "from the beginning. Use --resume to continue that replay instead",
+                path,
+                existing.updated_at,
+            )
+        return CheckpointTracker.start(path, settings.stream_name, args.files)
+
+    if existing is None:
+        LOG.warning("No checkpoint at %s, so --resume starts from the beginning", path)
+        return CheckpointTracker.start(path, settings.stream_name, args.files)
+    if existing.finished and not args.loop:
+        print(
+            f"catsvdogs replay: nothing to resume: the replay of these files to stream '{settings.stream_name}' "
+            f"finished (checkpoint {path}, written {existing.updated_at}). Run without --resume to send them again."
+        )
+        return None
+    positions = existing.positions_for(args.files)
+    LOG.info(
+        "Resuming from checkpoint %s (written %s): %s",
+        path,
+        existing.updated_at,
+        ", ".join(f"{name} after {position.items} items of line {position.line}" for name, position in positions.items())
+        or "nothing was done yet",
+    )
+    return CheckpointTracker.start(path, settings.stream_name, args.files, resumed=existing)
+
+
+def make_sender(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> FirehoseSender:
+    reprovision = None
+    if args.reprovision:
+
+        def reprovision() -> None:
+            from catsvdogs.provisioning.provision import provision
+
+            provision(settings, report=lambda line: LOG.info("provision: %s", line))
+
+    return FirehoseSender.from_settings(
+        settings,
+        policy=RetryPolicy(max_attempts=args.max_attempts),
+        max_outage=args.max_outage,
+        stop=stop,
+        reprovision=reprovision,
+    )
+
+
+def resume_command(args: argparse.Namespace) -> str:
+    arguments = ["catsvdogs", "replay", "--resume"]
+    if args.checkpoint is not None:
+        arguments += ["--checkpoint", str(args.checkpoint)]
+    return shlex.join(arguments + [str(file) for file in args.files])
+
+
+def report_failure(error: ProducerError, args: argparse.Namespace, settings: Settings, checkpoint: CheckpointTracker) -> None:
+    """Print the error, the counts so far and how to continue: stdout gets the summary, stderr the rest."""
+    print(f"catsvdogs replay: {error}", file=sys.stderr)
+    if error.summary is not None:
+        print(format_summary(error.summary, stream_name=settings.stream_name))
+        pending = f"{error.summary.pending:,} records read were not sent. "
+    else:
+        pending = ""
+    first = "Then run" if isinstance(error, StreamLostError) else "Once the cause is fixed, run"
+    print(
+        f"catsvdogs replay: {pending}{first} '{resume_command(args)}' to continue from the checkpoint {checkpoint.path}.",
+        file=sys.stderr,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     options = ReplayOptions(
@@ -124,21 +281,32 @@ def run(args: argparse.Namespace) -> int:
         allow_duplicates=args.allow_duplicates,
     )
     LOG.info("Replay of %s to stream %s with %s", ", ".join(map(str, args.files)), settings.stream_name, options)
+    try:
+        checkpoint = open_checkpoint(args, settings)
+    except CheckpointError as error:
+        print(f"catsvdogs replay: {error}", file=sys.stderr)
+        return 1
+    if checkpoint is None:
+        return 0
 
     stop = threading.Event()
     restore_signals = install_stop_signals(stop)
     bar = ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
     try:
         summary = run_producer(
-            replay(args.files, options, stop),
-            FirehoseSender.from_settings(settings),
+            replay(args.files, options, stop, resume_from=checkpoint.positions),
+            make_sender(args, settings, stop),
             queue_size=args.queue_size,
             log_interval=args.log_interval,
             stop=stop,
             progress=bar.update if bar else None,
+            checkpoint=checkpoint,
         )
     except ProducerError as error:
-        print(f"catsvdogs replay: {error}", file=sys.stderr)
+        if bar:
+            bar.close()
+            bar = None
+        report_failure(error, args, settings, checkpoint)
         return 1
     finally:
         if bar:

@@ -117,7 +117,10 @@ def replay_file(
     done_line, done_items = (resume_from.line, resume_from.items) if resume_from else (0, 0)
     if resume_from:
         LOG.info(
-            "%s: resuming after %d items of line %d; the earlier lines were sent or rejected before", name, done_items, done_line
+            "%s: skipping what the checkpoint marks as sent or rejected: the lines before line %d and %d items of it",
+            name,
+            done_line,
+            done_items,
         )
     for item in read_file(path, forced_format, report):
         if pacer.stop.is_set():
