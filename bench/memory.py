@@ -61,10 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def replay_file(size_mb: int) -> Path:
-    """Return a plain JSON-lines file of ``size_mb`` MB (and at most one line more) of the recording repeated, creating it if needed."""
+    """Return a JSON-lines file of the recording repeated, ``size_mb`` MB and at most one line more.
+
+    The file is written on the first call and reused afterwards.
+    """
     path = DATA_DIR / f"replay-{size_mb}MB.jsonl"
     target_bytes = size_mb * 1_000_000
-    if path.exists() and path.stat().st_size >= target_bytes:
+    # A file from an earlier run is reused if it has the size this function writes.
+    if path.exists() and target_bytes <= path.stat().st_size < target_bytes + 100_000:
         return path
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)

@@ -56,7 +56,9 @@ def run_ours(context: common.Context, stream: str, path: Path) -> dict[str, Any]
     if match is None:
         raise common.BenchError(f"no summary line in the output of catsvdogs replay:\n{measured.stdout}")
     sent, seconds = int(match.group(1).replace(",", "")), float(match.group(2))
-    return {"client": "ours", "sent": sent, "send_seconds": seconds, "records_per_second": round(sent / seconds, 1)}
+    # The summary rounds to 0.1 s, so a tiny run such as the warm-up can report 0.0 s and has no rate.
+    rate = round(sent / seconds, 1) if seconds > 0 else None
+    return {"client": "ours", "sent": sent, "send_seconds": seconds, "records_per_second": rate}
 
 
 def run_naive(context: common.Context, stream: str, path: Path) -> dict[str, Any]:
