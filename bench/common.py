@@ -420,6 +420,19 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def source_info() -> dict[str, Any]:
+    """Describe the code that ran: the commit, and the files of the app and LocalStack setup changed since it."""
+    commit = _first_line(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
+    try:
+        status = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "app", "localstack"],
+            capture_output=True, text=True, timeout=30, check=False,
+        ).stdout
+    except OSError:
+        status = ""
+    return {"commit": commit, "uncommitted_changes": [line[3:] for line in status.splitlines() if line.strip()]}
+
+
 def now_utc() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": common.now_utc(),
         "command": " ".join(["bench/run", *(argv if argv is not None else sys.argv[1:])]),
         "machine": common.machine_info(),
+        "source": common.source_info(),
         "results": {},
     }
     started = time.monotonic()
