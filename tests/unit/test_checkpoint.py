@@ -32,7 +32,7 @@ from catsvdogs.producer.counters import Summary, format_summary
 from catsvdogs.producer.firehose import BatchResult, FirehoseSender, ProducerError, create_firehose_client
 from catsvdogs.producer.pipeline import run_producer
 from catsvdogs.records import FilePosition, Origin, OutgoingRecord
-from catsvdogs.sources.replay import ReplayOptions, replay
+from catsvdogs.sources.replay import ReplayOptions, new_run_id, replay
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fake_firehose import FakeFirehose, FirehoseScript  # noqa: E402
@@ -248,9 +248,16 @@ def recording_lines(count: int) -> list[str]:
 
 def run_replay(files: list[Path], sender, checkpoint_path: Path, *, resume: bool) -> Summary:
     resumed = load_checkpoint(checkpoint_path, files, STREAM) if resume else None
-    tracker = CheckpointTracker.start(checkpoint_path, STREAM, files, resumed)
+    tracker = CheckpointTracker.start(checkpoint_path, STREAM, files, new_run_id(), resumed)
     return run_producer(
-        replay(files, ReplayOptions(), threading.Event(), resume_from=tracker.positions),
+        replay(
+            files,
+            ReplayOptions(),
+            threading.Event(),
+            resume_from=tracker.positions,
+            run_id=tracker.run_id,
+            first_pass=tracker.pass_number,
+        ),
         sender,
         stop=threading.Event(),
         batcher=Batcher(max_records=BATCH),

@@ -218,10 +218,12 @@ def test_provenance_block(tmp_path: Path) -> None:
 
     provenance = decode(records(replay_all([path]))[1])[PROVENANCE_KEY]
 
-    assert set(provenance) == {"source", "file", "line", "read_at"}
+    assert set(provenance) == {"source", "file", "line", "read_at", "run_id", "pass_number"}
     assert provenance["source"] == "replay"
     assert provenance["file"] == str(path)
     assert provenance["line"] == 2
+    assert len(provenance["run_id"]) == 12
+    assert provenance["pass_number"] == 1
 
 
 def test_provenance_read_at_is_now(tmp_path: Path) -> None:
@@ -511,3 +513,14 @@ def test_replay_options_default_max_speed() -> None:
     assert options.speed is None
     assert not options.loop
     assert not options.keep_timestamps
+
+
+def test_provenance_run_and_pass_numbers(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "tweets.jsonl", [tweet_line("1")])
+    stop = threading.Event()
+    items = replay([path], ReplayOptions(loop=True), stop, run_id="run-1", first_pass=4)
+
+    blocks = [json.loads(next(items).data)[PROVENANCE_KEY] for _ in range(2)]
+    stop.set()
+
+    assert [(block["run_id"], block["pass_number"]) for block in blocks] == [("run-1", 4), ("run-1", 5)]

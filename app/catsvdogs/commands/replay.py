@@ -22,7 +22,7 @@ from catsvdogs.producer.checkpoint import (
 from catsvdogs.producer.counters import Counters, format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError, StreamLostError
 from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
-from catsvdogs.sources.replay import ReplayOptions, replay
+from catsvdogs.sources.replay import ReplayOptions, new_run_id, replay
 
 LOG = logging.getLogger(__name__)
 
@@ -209,11 +209,11 @@ def open_checkpoint(args: argparse.Namespace, settings: Settings) -> CheckpointT
                 path,
                 existing.updated_at,
             )
-        return CheckpointTracker.start(path, settings.stream_name, args.files)
+        return CheckpointTracker.start(path, settings.stream_name, args.files, new_run_id())
 
     if existing is None:
         LOG.warning("No checkpoint at %s, so --resume starts from the beginning", path)
-        return CheckpointTracker.start(path, settings.stream_name, args.files)
+        return CheckpointTracker.start(path, settings.stream_name, args.files, new_run_id())
     if existing.finished and not args.loop:
         print(
             f"catsvdogs replay: nothing to resume: the replay of these files to stream '{settings.stream_name}' "
@@ -222,13 +222,15 @@ def open_checkpoint(args: argparse.Namespace, settings: Settings) -> CheckpointT
         return None
     positions = existing.positions_for(args.files)
     LOG.info(
-        "Resuming from checkpoint %s (written %s): %s",
+        "Resuming run %s, pass %d, from checkpoint %s (written %s): %s",
+        existing.run_id,
+        existing.pass_number,
         path,
         existing.updated_at,
         ", ".join(f"{name} after {position.items} items of line {position.line}" for name, position in positions.items())
         or "nothing was done yet",
     )
-    return CheckpointTracker.start(path, settings.stream_name, args.files, resumed=existing)
+    return CheckpointTracker.start(path, settings.stream_name, args.files, existing.run_id, resumed=existing)
 
 
 def make_sender(args: argparse.Namespace, settings: Settings, stop: threading.Event) -> FirehoseSender:
@@ -294,7 +296,14 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar() if sys.stderr.isatty() and not args.no_progress else None
     try:
         summary = run_producer(
-            replay(args.files, options, stop, resume_from=checkpoint.positions),
+            replay(
+                args.files,
+                options,
+                stop,
+                resume_from=checkpoint.positions,
+                run_id=checkpoint.run_id,
+                first_pass=checkpoint.pass_number,
+            ),
             make_sender(args, settings, stop),
             queue_size=args.queue_size,
             log_interval=args.log_interval,

@@ -54,6 +54,10 @@ class Checkpoint:
     """File names as given on the command line, the names that origins and positions use."""
     paths: list[str]
     """Absolute paths of ``files``, in the same order, to match a checkpoint when the names differ."""
+    run_id: str = ""
+    """Run id that the records carry; a resumed run keeps it."""
+    pass_number: int = 1
+    """Pass of a --loop replay that the positions belong to."""
     positions: dict[str, FilePosition] = field(default_factory=dict)
     finished: bool = False
     updated_at: str | None = None
@@ -62,6 +66,8 @@ class Checkpoint:
         return {
             "version": CHECKPOINT_VERSION,
             "stream": self.stream,
+            "run_id": self.run_id,
+            "pass_number": self.pass_number,
             "finished": self.finished,
             "updated_at": self.updated_at,
             "files": [
@@ -94,6 +100,8 @@ class Checkpoint:
                 stream=str(data["stream"]),
                 files=[str(entry["file"]) for entry in entries],
                 paths=[str(entry["path"]) for entry in entries],
+                run_id=str(data["run_id"]),
+                pass_number=int(data["pass_number"]),
                 positions=positions,
                 finished=bool(data["finished"]),
                 updated_at=data.get("updated_at"),
@@ -197,12 +205,26 @@ class CheckpointTracker:
         self.write_failed = False
 
     @classmethod
-    def start(cls, path: Path, stream: str, files: Sequence[Path], resumed: Checkpoint | None = None) -> CheckpointTracker:
-        """Track a replay of ``files``, continuing the positions of ``resumed`` when given."""
-        checkpoint = Checkpoint(stream=stream, files=[str(file) for file in files], paths=[absolute(file) for file in files])
+    def start(
+        cls, path: Path, stream: str, files: Sequence[Path], run_id: str, resumed: Checkpoint | None = None
+    ) -> CheckpointTracker:
+        """Track a new replay run ``run_id`` of ``files``, or continue the run, pass and positions of ``resumed``."""
+        checkpoint = Checkpoint(
+            stream=stream, files=[str(file) for file in files], paths=[absolute(file) for file in files], run_id=run_id
+        )
         if resumed is not None:
+            checkpoint.run_id = resumed.run_id
+            checkpoint.pass_number = resumed.pass_number
             checkpoint.positions = resumed.positions_for(files)
         return cls(path, checkpoint)
+
+    @property
+    def run_id(self) -> str:
+        return self._checkpoint.run_id
+
+    @property
+    def pass_number(self) -> int:
+        return self._checkpoint.pass_number
 
     @property
     def positions(self) -> Mapping[str, FilePosition]:
@@ -261,6 +283,7 @@ class CheckpointTracker:
             if self._last_done is not None and order < self._last_done:
                 # With --loop, a new pass starts again at the first file: the positions describe the new pass.
                 positions.clear()
+                self._checkpoint.pass_number += 1
             self._last_done = order
             known = positions.get(item.file)
             if known is not None and known.line == item.line:

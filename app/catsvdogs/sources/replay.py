@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -37,6 +38,24 @@ class ReplayOptions:
     keep_timestamps: bool = False
     format: str | None = None
     allow_duplicates: bool = False
+
+
+@dataclass(frozen=True)
+class RunTag:
+    """The replay run and pass that send a record, written into its provenance.
+
+    ``--resume`` continues the run id and pass of the checkpoint, so a record that
+    a resumed run sends again has the same tag as its first copy. ``catsvdogs
+    reindex`` then recognises the two documents as one record.
+    """
+
+    run_id: str
+    pass_number: int
+
+
+def new_run_id() -> str:
+    """Return a random run id of 12 hex digits."""
+    return uuid.uuid4().hex[:12]
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -83,7 +102,7 @@ class Pacer:
         return datetime.fromtimestamp(self.pass_started, timezone.utc) + timedelta(seconds=offset)
 
 
-def build_record(message: dict[str, Any], origin: Origin, shifted: datetime | None) -> bytes:
+def build_record(message: dict[str, Any], origin: Origin, shifted: datetime | None, run: RunTag | None = None) -> bytes:
     """Serialise a message with its provenance block, as one JSON line for Firehose."""
     if shifted is not None:
         message["data"]["created_at"] = format_timestamp(shifted)
@@ -93,6 +112,9 @@ def build_record(message: dict[str, Any], origin: Origin, shifted: datetime | No
         "line": origin.line,
         "read_at": format_timestamp(datetime.now(timezone.utc)),
     }
+    if run is not None:
+        message[PROVENANCE_KEY]["run_id"] = run.run_id
+        message[PROVENANCE_KEY]["pass_number"] = run.pass_number
     return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -103,6 +125,7 @@ def replay_file(
     forced_format: str | None = None,
     tweet_filter: TweetFilter | None = None,
     resume_from: FilePosition | None = None,
+    run: RunTag | None = None,
 ) -> Iterator[SourceItem]:
     """Yield a record, a rejection or a skipped duplicate for each tweet or bad record of one file.
 
@@ -142,7 +165,7 @@ def replay_file(
         if reason is not None:
             yield SkippedInput(item.origin, reason)
             continue
-        yield _outgoing_record(item, pacer)
+        yield _outgoing_record(item, pacer, run)
     if report.blank_lines:
         LOG.info("%s: skipped %d blank keep-alive lines", name, report.blank_lines)
     LOG.info(
@@ -155,14 +178,14 @@ def replay_file(
     )
 
 
-def _outgoing_record(item: TweetMessage, pacer: Pacer) -> OutgoingRecord | RejectedInput:
+def _outgoing_record(item: TweetMessage, pacer: Pacer, run: RunTag | None) -> OutgoingRecord | RejectedInput:
     """Build the record of one tweet, or reject a tweet that the transform would turn into an error document."""
     try:
         check_message(item.message)
     except NotATweet as error:
         return RejectedInput(item.origin, f"rejected by the transform: {error.reason}")
     try:
-        data = build_record(item.message, item.origin, pacer.place(item.created_at))
+        data = build_record(item.message, item.origin, pacer.place(item.created_at), run)
     except UnicodeEncodeError as error:
         # JSON allows an escaped lone surrogate such as \ud83d, which no UTF-8 record can carry.
         character = error.object[error.start : error.end] if isinstance(error.object, str) else ""
@@ -177,6 +200,8 @@ def replay(
     stop: threading.Event,
     *,
     resume_from: Mapping[str, FilePosition] | None = None,
+    run_id: str | None = None,
+    first_pass: int = 1,
 ) -> Iterator[SourceItem]:
     """Yield the items of every file in order; with ``loop``, start again until ``stop`` is set.
 
@@ -184,7 +209,8 @@ def replay(
     so that earlier versions are skipped. Repeated tweet ids are skipped within
     each pass unless ``options.allow_duplicates`` is set. ``resume_from`` maps
     a file, named as in ``paths``, to the position an earlier run reached; the
-    first pass starts each file there.
+    first pass starts each file there. Every record carries ``run_id`` (a new
+    one when None) and its pass number, counted from ``first_pass``.
     """
     if stop.is_set():
         return
@@ -193,16 +219,20 @@ def replay(
         LOG.info("Found %d edited tweets; only their latest versions will be sent", len(latest_versions))
     tweet_filter = TweetFilter(latest_versions, allow_duplicates=options.allow_duplicates)
     pacer = Pacer(options, stop)
+    run_id = run_id or new_run_id()
     passes = 0
     while not stop.is_set():
         passes += 1
-        LOG.info("Replay pass %d over %d file(s) started", passes, len(paths))
+        run = RunTag(run_id, first_pass + passes - 1)
+        LOG.info("Replay pass %d over %d file(s) started (run %s)", run.pass_number, len(paths), run_id)
         pacer.start_pass()
         tweet_filter.reset()
         records = 0
         for path in paths:
             start = resume_from.get(str(path)) if resume_from and passes == 1 else None
-            items = replay_file(path, pacer, forced_format=options.format, tweet_filter=tweet_filter, resume_from=start)
+            items = replay_file(
+                path, pacer, forced_format=options.format, tweet_filter=tweet_filter, resume_from=start, run=run
+            )
             for item in items:
                 records += isinstance(item, OutgoingRecord)
                 yield item

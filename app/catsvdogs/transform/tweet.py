@@ -57,10 +57,12 @@ TweetType = Literal["original", "retweet", "quote", "reply"]
 
 
 class Origin(TypedDict, total=False):
-    """Replay file and line that a message came from."""
+    """Replay file and line that a message came from, and the replay run and pass that sent it."""
 
     file: str
     line: int
+    run_id: str
+    pass_number: int
 
 
 class TweetDocument(TypedDict):
@@ -305,4 +307,9 @@ def read_provenance(message: dict[str, Any]) -> Provenance:
     line = block.get("line")
     if line is not None:
         origin["line"] = optional_count(block, "line", f"{PROVENANCE_KEY}.line")
+    run_id = read_keyword(block, "run_id", f"{PROVENANCE_KEY}.run_id")
+    if run_id is not None:
+        origin["run_id"] = run_id
+    if block.get("pass_number") is not None:
+        origin["pass_number"] = optional_count(block, "pass_number", f"{PROVENANCE_KEY}.pass_number")
     return Provenance(source=source, read_at=read_at, origin=origin or None)
