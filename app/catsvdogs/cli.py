@@ -8,12 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from catsvdogs import __version__
-from catsvdogs.commands import dashboards, down, inspect, provision, record, replay, status, stream, top, up
+from catsvdogs.commands import dashboards, down, inspect, provision, record, reindex, replay, status, stream, top, up
 from catsvdogs.config import ENVIRONMENT_VARIABLES
 
 LOG = logging.getLogger("catsvdogs")
 
-SUBCOMMANDS = (provision, dashboards, replay, inspect, stream, record, up, status, top, down)
+SUBCOMMANDS = (provision, dashboards, replay, reindex, inspect, stream, record, up, status, top, down)
 
 
 def environment_help() -> str:
