@@ -380,6 +380,19 @@ def test_duplicate_reason_names_id() -> None:
     assert tweet_filter.skip_reason(message) is None
 
 
+def test_duplicate_window_bounds_memory() -> None:
+    tweet_filter = TweetFilter({}, window=2)
+    first, second, third = (json.loads(v2_line(tweet_id)) for tweet_id in ("1", "2", "3"))
+
+    assert tweet_filter.skip_reason(first) is None
+    assert tweet_filter.skip_reason(second) is None
+    assert tweet_filter.skip_reason(first) is not None
+    assert tweet_filter.skip_reason(third) is None
+    assert tweet_filter.skip_reason(second) is not None
+    assert tweet_filter.skip_reason(first) is None
+    assert len(tweet_filter.seen) == 2
+
+
 def test_keep_alive_lines_counted_not_rejected(tmp_path: Path) -> None:
     path = tmp_path / "stream.jsonl"
     path.write_text("\r\n" + v2_line("1") + "\r\n\r\n" + v2_line("2") + "\r\n", encoding="utf-8")

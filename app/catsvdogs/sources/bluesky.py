@@ -36,7 +36,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from catsvdogs.formats.jetstream import POST_COLLECTION, SOURCE_NAME, BadLine, event_key, parse_event, post_messages
 from catsvdogs.records import Origin, RejectedInput, SourceItem
-from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, RecentKeys, Sleep, build_live_record
+from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record
+from catsvdogs.sources.recent_keys import RecentKeys
 from catsvdogs.sources.recorder import Recorder
 from catsvdogs.transform.category import Vocabulary
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,28 +27,6 @@ def build_live_record(message: dict[str, Any], source: str) -> OutgoingRecord:
     message[PROVENANCE_KEY] = {"source": source, "read_at": format_timestamp(datetime.now(UTC))}
     data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     return OutgoingRecord(data, Origin(source, 0))
-
-
-class RecentKeys:
-    """The last ``capacity`` keys seen, oldest dropped first, to drop messages that a source sends twice."""
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1, got {capacity}")
-        self._capacity = capacity
-        self._keys: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def add(self, key: str) -> None:
-        self._keys[key] = None
-        self._keys.move_to_end(key)
-        while len(self._keys) > self._capacity:
-            self._keys.popitem(last=False)
 
 
 @dataclass

@@ -32,7 +32,8 @@ import urllib3
 
 from catsvdogs.formats.v2_stream import BadLine, parse_message
 from catsvdogs.records import Origin, RejectedInput, SourceItem
-from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, RecentKeys, Sleep, build_live_record
+from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record
+from catsvdogs.sources.recent_keys import RecentKeys
 from catsvdogs.sources.recorder import Recorder
 from catsvdogs.sources.x_client import MAX_ERROR_BODY_BYTES, XApiClient, describe_http_error, redact, summarize_error_body
 
