@@ -40,7 +40,7 @@ THROTTLED = CallError(400, "ServiceUnavailableException", "Slow down.")
 DROP_CONNECTION = CallError(0, "", "")
 """Close the connection without a response, which botocore raises as ConnectionClosedError."""
 SERVICE_UNAVAILABLE = CallError(503, "", "")
-"""A 503 with an empty body and no AWS error type, as LocalStack 4.14 answers while it shuts down."""
+"""A 503 with an empty body and no AWS error type, as LocalStack 4.14 sends while it shuts down."""
 
 RecordFailure = Callable[[int, int, bytes], tuple[str, str] | None]
 """Given the call number (0-based), the record's position in the call and its data,
@@ -67,6 +67,8 @@ class FirehoseScript:
     record_failure: RecordFailure | None = None
     call_delays: list[float] = field(default_factory=list)
     """Seconds to wait before responding to the next calls, used up one per call, to provoke read timeouts."""
+    close_connections: bool = False
+    """Close each connection after its response, so that a client's next call needs a new connection."""
 
 
 class FakeFirehose:
@@ -206,6 +208,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._send_json(response.status, {"__type": response.code, "message": response.message})
             return
         self._send_json(200, response)
+        if fake.script.close_connections:
+            self.close_connection = True
 
     def _send_json(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload).encode()

@@ -367,3 +367,18 @@ def test_summary_reports_undelivered_with_reindex_hint() -> None:
 
     assert "  not delivered: 6 " in text
     assert "catsvdogs reindex" in text
+
+
+def test_tracker_reverts_last_batch(tmp_path: Path) -> None:
+    written: list[dict] = []
+    tracker = tracker_for(tmp_path, ["a"], written)
+    for line in (1, 2, 3, 4):
+        tracker.consumed(Origin("a", line), done=False)
+    tracker.acknowledged(2)
+    tracker.acknowledged(2)
+
+    tracker.revert_last_batch()
+    tracker.save()
+
+    assert tracker.positions == {"a": FilePosition(2, 1)}
+    assert [entry["files"][0]["line"] for entry in written] == [2, 4, 2]

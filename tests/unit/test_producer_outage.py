@@ -239,3 +239,46 @@ def test_dropped_connection_during_outage_extends_it(outage) -> None:
     assert result.sent == 1
     assert result.attempts == 1
     assert len(down.delays) == 4
+
+
+def test_batch_before_outage_sent_again(outage) -> None:
+    down = outage(down_for=2)
+    first_server = FakeFirehose(FirehoseScript(streams={STREAM}, close_connections=True), port=down.port).__enter__()
+    sender = make_sender(down)
+    before, after = make_records(2), make_records(3)[2:]
+    try:
+        sender.put_batch(before)
+    finally:
+        first_server.__exit__(None, None, None)
+
+    result = sender.put_batch(after)
+
+    assert first_server.accepted == [record.data for record in before]
+    assert down.server is not None
+    assert down.server.accepted == [record.data for record in after + before]
+    assert result.sent == 1
+    assert result.resent == 2
+
+
+def test_stream_lost_marks_last_batch_unconfirmed(outage) -> None:
+    down = outage(down_for=1, script=FirehoseScript(streams=set()))
+    first_server = FakeFirehose(FirehoseScript(streams={STREAM}, close_connections=True), port=down.port).__enter__()
+    sender = make_sender(down)
+    try:
+        sender.put_batch(make_records(1))
+    finally:
+        first_server.__exit__(None, None, None)
+
+    with pytest.raises(StreamLostError) as raised:
+        sender.put_batch(make_records(2))
+
+    assert raised.value.last_batch_unconfirmed is True
+
+
+def test_first_batch_lost_has_nothing_unconfirmed(outage) -> None:
+    down = outage(down_for=1, script=FirehoseScript(streams=set()))
+
+    with pytest.raises(StreamLostError) as raised:
+        make_sender(down).put_batch(make_records(1))
+
+    assert raised.value.last_batch_unconfirmed is False

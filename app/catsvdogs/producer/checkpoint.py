@@ -201,6 +201,7 @@ class CheckpointTracker:
         self._items: deque[_Item] = deque()
         self._outstanding: deque[_Item] = deque()
         self._last_done: tuple[int, int] | None = None
+        self._before_last_batch: tuple[dict[str, FilePosition], int] | None = None
         self._changed = False
         self.write_failed = False
 
@@ -240,10 +241,26 @@ class CheckpointTracker:
 
     def acknowledged(self, count: int) -> None:
         """Mark the oldest ``count`` waiting records as done, because their batch was sent or rejected, and write."""
+        self._before_last_batch = (dict(self._checkpoint.positions), self._checkpoint.pass_number)
         for _ in range(count):
             self._outstanding.popleft().done = True
         self._advance()
         self.save()
+
+    def revert_last_batch(self) -> None:
+        """Move the positions back to before the last acknowledged batch, so that a resumed run sends it again.
+
+        The producer calls this when Firehose may not have delivered that batch
+        after all, because an outage followed it. Call ``save`` afterwards.
+        """
+        if self._before_last_batch is None:
+            return
+        positions, pass_number = self._before_last_batch
+        self._checkpoint.positions = dict(positions)
+        self._checkpoint.pass_number = pass_number
+        self._before_last_batch = None
+        self._changed = True
+        logger.warning("The checkpoint moves back before the last batch, because an outage followed it")
 
     def finish(self, *, end_of_input: bool) -> None:
         """Write the final checkpoint; ``end_of_input`` marks the replay as finished, so a resume has nothing to send."""

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -70,9 +70,12 @@ class ProducerError(Exception):
     """Error that retrying cannot fix, such as a missing stream or denied access. Its message is one line.
 
     ``summary`` contains the producer's counts when run_producer raised it, else None.
+    ``last_batch_unconfirmed`` is True when an outage followed the last batch that
+    Firehose acknowledged, so that batch may not have been delivered (see FirehoseSender).
     """
 
     summary: Summary | None = None
+    last_batch_unconfirmed: bool = False
 
 
 class OutageError(ProducerError):
@@ -88,7 +91,7 @@ class ReprovisionFailed(ProducerError):
 
 
 class _EndpointUnreachable(Exception):
-    """A call that reached no Firehose: the connection was refused or timed out, or a gateway answered."""
+    """A call that reached no Firehose: the connection was refused or timed out, or a gateway responded instead."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(f"{code}: {message}")
@@ -181,6 +184,12 @@ class FirehoseSender:
     is not found, ``reprovision`` (if given) is called once per batch to create
     it again, for example after LocalStack restarted and lost its resources.
 
+    LocalStack 4.14 can acknowledge a batch that it does not deliver: when the
+    transform Lambda fails, as it does while LocalStack shuts down, Firehose
+    indexes nothing and still reports every record as put. So after an outage the
+    sender sends the batch acknowledged before it again. The copies have the same
+    record key, and ``catsvdogs reindex`` removes them.
+
     ``sleep``, ``random`` and ``clock`` are injectable so tests can record the delays.
     """
 
@@ -210,6 +219,8 @@ class FirehoseSender:
         self._clock = clock
         self._batch_ids = itertools.count(1)
         self._last_outage_seconds: float | None = None
+        self._last_batch: list[OutgoingRecord] | None = None
+        self._outage_in_batch = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> FirehoseSender:
@@ -228,7 +239,37 @@ class FirehoseSender:
             # Firehose rejects a call without records as invalid.
             return BatchResult(batch_id=batch_id, sent=0, resent=0, attempts=0, failed=())
 
-        pending = list(records)
+        previous = self._last_batch
+        try:
+            result = self._deliver(batch_id, list(records))
+        except ProducerError as error:
+            error.last_batch_unconfirmed = self._outage_in_batch and previous is not None
+            raise
+        if self._outage_in_batch and previous is not None:
+            result = replace(result, resent=result.resent + self._send_again(batch_id, previous))
+        failed = {id(failure.record) for failure in result.failed}
+        self._last_batch = [record for record in records if id(record) not in failed]
+        return result
+
+    def _send_again(self, batch_id: int, previous: list[OutgoingRecord]) -> int:
+        """Send the batch acknowledged before an outage again, and return how many record sends that took."""
+        logger.warning(
+            "Batch %d to stream %s: sending the %d records of the batch before it again, because LocalStack can "
+            "acknowledge a batch while it shuts down without delivering it; 'catsvdogs reindex' removes the copies",
+            batch_id,
+            self.stream_name,
+            len(previous),
+        )
+        # NOTE: an outage during this resend makes the current batch unconfirmed in turn; it is not sent again.
+        result = self._deliver(next(self._batch_ids), previous)
+        if result.failed:
+            self._log_give_up(result.batch_id, result.attempts, list(result.failed))
+        return len(previous) + result.resent
+
+    def _deliver(self, batch_id: int, records: list[OutgoingRecord]) -> BatchResult:
+        """Run the retry loop of one batch; sets ``_outage_in_batch`` when the endpoint was unreachable meanwhile."""
+        self._outage_in_batch = False
+        pending = records
         sent = 0
         resent = 0
         attempt = 1
@@ -336,6 +377,7 @@ class FirehoseSender:
     def _wait_out_outage(self, outage: _Outage, unreachable: _EndpointUnreachable, record_count: int) -> None:
         """Wait before the next try of a batch whose endpoint is unreachable, or raise OutageError."""
         now = self._clock()
+        self._outage_in_batch = True
         if outage.started is None:
             outage.started = now
         elapsed = now - outage.started

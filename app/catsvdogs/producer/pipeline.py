@@ -59,7 +59,7 @@ def run_producer(
     Raises the source's exception, after sending what was read, if iterating ``items``
     failed. Raises ProducerError from the sender without sending the rest; its
     ``summary`` then contains the counts, with the records not sent as pending.
-    ``checkpoint``, when given, is told of every item consumed and batch done, and
+    ``checkpoint``, when given, receives every item consumed and batch done, and
     writes the replay's checkpoint after each batch.
     """
     stop = stop if stop is not None else threading.Event()
@@ -75,10 +75,12 @@ def run_producer(
     except BaseException as error:
         reader.abandon()
         progress_log.log_now("Producer failed")
-        if checkpoint is not None:
-            checkpoint.save()
         if isinstance(error, ProducerError):
             error.summary = counters.snapshot()
+        if checkpoint is not None:
+            if isinstance(error, ProducerError) and error.last_batch_unconfirmed:
+                checkpoint.revert_last_batch()
+            checkpoint.save()
         raise
 
     # The reader is not joined: after a stop it may be blocked inside a live source
