@@ -26,7 +26,7 @@ from catsvdogs.producer.firehose import (
 from catsvdogs.records import Origin, OutgoingRecord
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from fake_firehose import DROP_CONNECTION, SERVICE_UNAVAILABLE, FakeFirehose, FirehoseScript  # noqa: E402
+from fake_firehose import DROP_CONNECTION, SERVICE_UNAVAILABLE, CallError, FakeFirehose, FirehoseScript  # noqa: E402
 
 STREAM = "test-stream"
 
@@ -282,3 +282,20 @@ def test_first_batch_lost_has_nothing_unconfirmed(outage) -> None:
         make_sender(down).put_batch(make_records(1))
 
     assert raised.value.last_batch_unconfirmed is False
+
+
+def test_stream_lost_during_resend_marks_unconfirmed(outage) -> None:
+    lost = CallError(400, "ResourceNotFoundException", f"Firehose {STREAM} under account 000000000000 not found.")
+    # The first call after the outage succeeds; the resend of the batch before it finds the stream gone.
+    down = outage(down_for=1, script=FirehoseScript(streams={STREAM}, call_errors=[None, lost]))  # type: ignore[list-item]
+    first_server = FakeFirehose(FirehoseScript(streams={STREAM}, close_connections=True), port=down.port).__enter__()
+    sender = make_sender(down)
+    try:
+        sender.put_batch(make_records(1))
+    finally:
+        first_server.__exit__(None, None, None)
+
+    with pytest.raises(ProducerError) as raised:
+        sender.put_batch(make_records(2)[1:])
+
+    assert raised.value.last_batch_unconfirmed is True

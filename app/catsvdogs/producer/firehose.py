@@ -246,7 +246,12 @@ class FirehoseSender:
             error.last_batch_unconfirmed = self._outage_in_batch and previous is not None
             raise
         if self._outage_in_batch and previous is not None:
-            result = replace(result, resent=result.resent + self._send_again(batch_id, previous))
+            try:
+                result = replace(result, resent=result.resent + self._send_again(batch_id, previous))
+            except ProducerError as error:
+                # The pipeline has not seen this batch acknowledged, so its last batch is the one being resent.
+                error.last_batch_unconfirmed = True
+                raise
         failed = {id(failure.record) for failure in result.failed}
         self._last_batch = [record for record in records if id(record) not in failed]
         return result
