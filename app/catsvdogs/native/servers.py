@@ -62,7 +62,9 @@ class SearchServer:
         """Start the process on ``port`` (a free one when 0) without waiting for it."""
         self.port = self.port or free_port()
         command = [str(search_server_binary()), "-addr", f"127.0.0.1:{self.port}", "-no-stdin-watch"]
-        self.process = ManagedProcess("search server", command, self.workdir / "search.log", dict(os.environ))
+        # Only what a process needs to run: the search server gets no credentials or tokens of the caller.
+        environment = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+        self.process = ManagedProcess("search server", command, self.workdir / "search.log", environment)
         self.process.start()
 
     def wait_ready(self, timeout: float = SEARCH_START_TIMEOUT) -> None:
