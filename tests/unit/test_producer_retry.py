@@ -563,6 +563,21 @@ def test_counters_snapshot_keeps_invariant() -> None:
     assert len(summary.rejection_samples) == 2
 
 
+def test_counters_keep_samples_per_category() -> None:
+    counters = Counters(sample_limit=2)
+    counters.add_read(4)
+    for line in (1, 2, 3):
+        counters.add_rejected(RejectedInput(Origin("a.jsonl", line), "invalid JSON: x"))
+    counters.add_rejected(RejectedInput(Origin("a.jsonl", 4), "record too large: y"))
+
+    summary = counters.snapshot()
+    text = format_summary(summary)
+
+    assert len(summary.rejection_samples) == 3
+    assert summary.rejection_samples[-1].origin == Origin("a.jsonl", 4)
+    assert "at a.jsonl:4" in text
+
+
 def test_counters_are_thread_safe() -> None:
     counters = Counters()
 

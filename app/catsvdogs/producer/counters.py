@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from catsvdogs.records import RejectedInput
 
 DEFAULT_SAMPLE_LIMIT = 100
-"""Number of rejections kept with their origin; later ones are only counted."""
+"""Number of rejections of each category kept with their origin; later ones are only counted."""
 
 
 def rejection_category(reason: str) -> str:
@@ -141,7 +141,8 @@ class Counters:
         with self._lock:
             self._rejected += 1
             self._rejected_by_category[category] += 1
-            if len(self._samples) < self._sample_limit:
+            # Per category, so a flood of one kind cannot hide where the first of another kind was.
+            if self._rejected_by_category[category] <= self._sample_limit:
                 self._samples.append(rejection)
             return self._rejected_by_category[category]
 
