@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from catsvdogs import __version__
 from catsvdogs.commands import dashboards, down, inspect, provision, record, reindex, replay, status, stream, top, up
 from catsvdogs.config import ENVIRONMENT_VARIABLES
+from catsvdogs.native.state import StateError, apply_state_endpoints
 
 LOG = logging.getLogger("catsvdogs")
 
 SUBCOMMANDS = (provision, dashboards, replay, reindex, inspect, stream, record, up, status, top, down)
+# Commands that find the native stack themselves; every other one targets it while it runs.
+STACK_AWARE_COMMANDS = frozenset({"up", "down", "status", "top"})
 
 
 def environment_help() -> str:
@@ -53,10 +57,32 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, getattr(logging, level)))
 
 
+def target_native_stack() -> None:
+    """Point a command at the running `catsvdogs up` stack when AWS_ENDPOINT_URL is unset.
+
+    Without this, a second terminal without the exported endpoint would send
+    provision or replay to whatever AWS account the credentials belong to.
+    """
+    endpoint_was_set = bool(os.environ.get("AWS_ENDPOINT_URL", "").strip())
+    state = apply_state_endpoints()
+    if state is not None and not endpoint_was_set:
+        LOG.info(
+            "AWS_ENDPOINT_URL is unset: using the native stack of catsvdogs up at %s; "
+            "run catsvdogs down first to target AWS",
+            os.environ.get("AWS_ENDPOINT_URL"),
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
+    if args.command not in STACK_AWARE_COMMANDS:
+        try:
+            target_native_stack()
+        except StateError as error:
+            print(f"catsvdogs {args.command}: {error}", file=sys.stderr)
+            return 1
     try:
         return args.run(args)
     except KeyboardInterrupt:
