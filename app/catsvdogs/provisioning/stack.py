@@ -27,7 +27,7 @@ class DeploymentError(RuntimeError):
 
 @dataclass
 class DeploymentReport:
-    """What one deployment did to the stack and each of its resources."""
+    """Outcome of one deployment for the stack and each of its resources."""
 
     stack_name: str
     action: str  # "created", "updated" or "up to date"
