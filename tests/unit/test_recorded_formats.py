@@ -299,6 +299,37 @@ def test_archive_invalid_json_stops_file(tmp_path: Path) -> None:
     assert rejections_of(path)[0].origin.line == text[:second].count("\n")
 
 
+DEEP_ARRAY = "[" * 5000 + "]" * 5000
+
+
+def test_deep_line_rejected_rest_read(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text(v2_line("1", "a #cat") + "\n" + '{"data": ' + DEEP_ARRAY + "}\n" + v2_line("3", "a #dog") + "\n")
+    other = tmp_path / "other.jsonl"
+    other.write_text(v2_line("4", "a #dog") + "\n")
+
+    files, total = inspect_files([deep, other], VOCABULARY)
+
+    assert [str(sample.origin) for sample in files[0].samples] == [f"{deep}:2"]
+    assert files[0].samples[0].reason.startswith("invalid JSON: nested too deeply (")
+    assert total.as_json()["categories"] == categories(cat=1, dog=2)
+
+
+def test_deep_array_file_rejected(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("\n" + DEEP_ARRAY + "\n" + v2_line("2") + "\n")
+    other = tmp_path / "other.jsonl"
+    other.write_text(v2_line("4", "a #dog") + "\n")
+
+    files, total = inspect_files([deep, other], VOCABULARY)
+
+    assert [str(sample.origin) for sample in files[0].samples] == [f"{deep}:2"]
+    reason = files[0].samples[0].reason
+    assert reason.startswith("invalid JSON: nested too deeply in the value at line 2 (")
+    assert reason.endswith("; the rest of the file was not read")
+    assert total.as_json()["categories"] == categories(dog=1)
+
+
 def test_pretty_printed_objects_read(tmp_path: Path) -> None:
     path = tmp_path / "tweets.json"
     records = [json.loads(line) for line in (FIXTURES / "gnip_original_format.jsonl").read_text().splitlines()[:3]]

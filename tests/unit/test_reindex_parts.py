@@ -62,3 +62,9 @@ def test_report_dry_run_projects_counts() -> None:
     assert "2 found, 2 to delete" in text
     assert "5 to index" in text
     assert "Dry run" in text
+
+
+def test_split_records_keeps_deep_line() -> None:
+    deep = b"[" * 5000 + b"]" * 5000
+
+    assert split_records(b'{"a": 1}\n' + deep + b"\n") == [b'{"a": 1}', deep]

@@ -57,6 +57,17 @@ def test_lone_surrogate_rejected_not_raised(tmp_path: Path) -> None:
     assert isinstance(items[1], OutgoingRecord)
 
 
+def test_deep_nesting_rejected_not_raised(tmp_path: Path) -> None:
+    deep = '{"data": ' + "[" * 5000 + "]" * 5000 + "}"
+
+    items = replayed(tmp_path, [deep, json.dumps(GOOD)])
+
+    assert isinstance(items[0], RejectedInput)
+    assert items[0].origin.line == 1
+    assert items[0].reason.startswith("invalid JSON: nested too deeply")
+    assert isinstance(items[1], OutgoingRecord)
+
+
 def test_surrogate_pair_escape_is_sent(tmp_path: Path) -> None:
     line = json.dumps(with_data(text="x")).replace('"x"', '"cat \\ud83d\\udc31"')
 

@@ -245,3 +245,8 @@ def test_tweet_with_errors_accepted() -> None:
     message = parse_message(line)
 
     assert message["data"]["id"] == "1"
+
+
+def test_deep_message_is_bad_line() -> None:
+    with pytest.raises(BadLine, match="^invalid JSON: nested too deeply"):
+        parse_message("[" * 5000 + "]" * 5000)

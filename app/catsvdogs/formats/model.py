@@ -17,6 +17,7 @@ whichever format it was recorded in.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 # Months of the v1.1 timestamp form "Wed Oct 10 20:19:24 +0000 2018".
@@ -42,7 +43,17 @@ def loads_line(text: str, *, cut_off: bool = False) -> Any:
             raise BadRecord(f"line cut off: the file ends mid-JSON after {len(text)} characters") from error
         raise BadRecord(f"invalid JSON: {error.msg} at column {error.colno}") from error
     except RecursionError as error:
-        raise BadRecord("invalid JSON: nested too deeply") from error
+        raise BadRecord(nested_too_deeply()) from error
+
+
+def nested_too_deeply(where: str = "") -> str:
+    """Return the rejection reason for JSON whose arrays and objects nest deeper than the decoder can follow.
+
+    ``where``, such as " at line 3", follows "nested too deeply".
+    """
+    # The decoder recurses once a level, so Python's recursion limit, less the stack already in use, bounds the depth.
+    limit = sys.getrecursionlimit()
+    return f"invalid JSON: nested too deeply{where} (the decoder follows fewer than {limit:,} levels of arrays and objects)"
 
 
 def v1_timestamp_to_iso(value: Any) -> str:

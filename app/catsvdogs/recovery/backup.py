@@ -106,7 +106,7 @@ def _split_json_values(line: bytes) -> list[bytes]:
             break
         try:
             _, end = decoder.raw_decode(text, position)
-        except ValueError:
+        except (ValueError, RecursionError):
             return [line]
         values.append(text[position:end].encode("utf-8"))
         position = end

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from catsvdogs.formats.model import nested_too_deeply
 from catsvdogs.sources.files import UnreadableFile, open_binary
 
 CHUNK_BYTES = 1 << 16
@@ -116,7 +117,8 @@ def _decode(buffer: _Buffer, decode: Any) -> tuple[Any, int]:
             where = buffer.line_at(max(error.pos, buffer.pos))
             raise _StopFile(f"invalid JSON: {error.msg} at line {where}; the rest of the file was not read")
         except RecursionError:
-            raise _StopFile(f"invalid JSON: nested too deeply at line {buffer.line_at(buffer.pos)}")
+            line = buffer.line_at(buffer.pos)
+            raise _StopFile(f"{nested_too_deeply(f' in the value at line {line}')}; the rest of the file was not read")
         # A number or literal that ends the buffer may continue in the next chunk.
         if end == len(buffer.text) and not buffer.eof and not isinstance(value, (dict, list, str)):
             buffer.fill()

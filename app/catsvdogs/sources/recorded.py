@@ -216,7 +216,7 @@ def _read_json_lines(reader: _FileReader, line_filter: Callable[[str], Any] | No
             report.records += 1
             try:
                 item = json.loads(text)
-            except ValueError:  # including a UTF-8 byte order mark before the first line
+            except (ValueError, RecursionError):  # including a UTF-8 byte order mark before the first line
                 try:
                     item = loads_line(text.lstrip("\ufeff") if line.number == 1 else text, cut_off=line.cut_off)
                 except BadRecord as error:
@@ -323,9 +323,10 @@ def find_latest_versions(paths: Iterable[Path], forced_format: str | None = None
 
 
 # Number of recent tweet ids remembered to recognise a repeat. A bounded window
-# keeps memory flat on files of any size (about 150 bytes an id, so ~75 MB at the
-# maximum); a tweet repeated more than this many tweets later is sent again.
-DUPLICATE_WINDOW = 500_000
+# keeps memory flat on files of any size: 500,000 ids added about 110 MiB to the
+# producer's peak in bench/memory.py, so this window costs about 20 MiB. A tweet
+# repeated more than this many distinct tweets later is sent again.
+DUPLICATE_WINDOW = 100_000
 
 
 class TweetFilter:
