@@ -54,8 +54,9 @@ def test_sigterm_then_sigkill_then_resume(fault_deployment: Deployment, tmp_path
     replay = ["replay", str(path), *QUIET, "--checkpoint", str(checkpoint), "--queue-size", "50"]
 
     # SIGTERM: everything read is sent, and the checkpoint covers it.
-    first = start_cli(fault_deployment, *replay, "--speed", "50", log=tmp_path / "first.log")
-    wait_until(lambda: checkpoint_line(checkpoint) >= 300, first, 60, "the first batches")
+    # At this pace the 1,500 tweets take about 25 s, so both stops come well before the end.
+    first = start_cli(fault_deployment, *replay, "--speed", "20", log=tmp_path / "first.log")
+    wait_until(lambda: checkpoint_line(checkpoint) >= 200, first, 60, "the first batches")
     first.send_signal(signal.SIGTERM)
     status, stdout, stderr = finish(first, tmp_path / "first.log")
     terminated = summary_counts(stdout)
@@ -68,8 +69,9 @@ def test_sigterm_then_sigkill_then_resume(fault_deployment: Deployment, tmp_path
     assert json.loads(checkpoint.read_text())["finished"] is False
 
     # SIGKILL during a resumed run: the checkpoint is where the last acknowledged batch ended.
-    second = start_cli(fault_deployment, *replay, "--resume", "--speed", "50", log=tmp_path / "second.log")
-    wait_until(lambda: checkpoint_line(checkpoint) >= term_line + 300, second, 60, "the resumed batches")
+    second = start_cli(fault_deployment, *replay, "--resume", "--speed", "20", log=tmp_path / "second.log")
+    wait_until(lambda: checkpoint_line(checkpoint) >= term_line + 200, second, 60, "the resumed batches")
+    assert second.poll() is None, "the resumed replay finished before it could be killed"
     second.send_signal(signal.SIGKILL)
     second.wait(timeout=30)
     kill_line = checkpoint_line(checkpoint)
