@@ -4,8 +4,10 @@ The producer consumes items in file order and sends batches in that order, so
 the items that are done (acknowledged by Firehose, or rejected) form a prefix
 of what it consumed. The checkpoint stores the end of that prefix for each
 file as a FilePosition. It is written again after each batch: a temporary
-file is written and renamed over the old one, so a crash leaves either the old
-or the new checkpoint, never a mix.
+file is written and renamed over the old one, so a crash of the producer leaves
+either the old or the new checkpoint, never a mix. The file is not synced to
+disk, which would cost milliseconds per batch, so a crash of the whole machine
+can lose the last writes.
 
 After SIGKILL, the records that a resumed run sends again are those of the
 batch that was in flight, at most one batch. Their first copy may have reached
@@ -158,14 +160,12 @@ def load_checkpoint(path: Path, files: Sequence[Path], stream: str) -> Checkpoin
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
-    """Write ``checkpoint`` to ``path`` atomically: a temporary file in the same folder, flushed, then renamed."""
+    """Write ``checkpoint`` to ``path`` atomically for other processes: a temporary file in the same folder, renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(temporary, "w", encoding="utf-8") as target:
         json.dump(checkpoint.to_json(), target, indent=2)
         target.write("\n")
-        target.flush()
-        os.fsync(target.fileno())
     os.replace(temporary, path)
 
 
