@@ -2,13 +2,15 @@
 
 The counts follow the replay exactly: the same readers, the same filter of
 repeated ids and superseded edit versions across all files, and the
-transform's own category and tweet-type rules. So the category counts equal
-the documents that a replay of the same files puts into OpenSearch.
+transform's own category and tweet-type rules. Like the producer, inspect
+rejects a record that cannot be encoded or is over Firehose's record size
+limit. So the category counts equal the documents that a replay of the same
+files puts into OpenSearch.
 """
 
 from __future__ import annotations
 
-import json
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,8 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from catsvdogs.producer.batcher import reject_oversize
 from catsvdogs.records import RejectedInput
 from catsvdogs.sources.recorded import FileReport, TweetFilter, TweetMessage, find_latest_versions, read_file, rejection_category
+from catsvdogs.sources.replay import Pacer, ReplayOptions, RunTag, new_run_id, outgoing_record
 from catsvdogs.transform.category import Vocabulary, classify
 from catsvdogs.transform.fields import NotATweet
 from catsvdogs.transform.timestamps import format_timestamp
@@ -110,16 +114,28 @@ def inspect_files(
 ) -> tuple[list[FileInspection], Counts]:
     """Read every file as a replay would and return the counts per file and in total."""
     tweet_filter = TweetFilter(find_latest_versions(paths, forced_format), allow_duplicates=allow_duplicates)
+    # A pass of a replay at --speed max, which never waits, builds the records to check their size.
+    # NOTE: the size can differ by a few bytes from a replay with --keep-timestamps or a pass number of --loop over 9.
+    pacer = Pacer(ReplayOptions(), threading.Event())
+    pacer.start_pass()
+    run = RunTag(new_run_id(), 1)
     files = []
     total = Counts()
     for path in paths:
-        inspection = _inspect_file(path, vocabulary, forced_format, tweet_filter)
+        inspection = _inspect_file(path, vocabulary, forced_format, tweet_filter, pacer, run)
         files.append(inspection)
         total.merge(inspection.counts)
     return files, total
 
 
-def _inspect_file(path: Path, vocabulary: Vocabulary, forced_format: str | None, tweet_filter: TweetFilter) -> FileInspection:
+def _inspect_file(
+    path: Path,
+    vocabulary: Vocabulary,
+    forced_format: str | None,
+    tweet_filter: TweetFilter,
+    pacer: Pacer,
+    run: RunTag,
+) -> FileInspection:
     report = FileReport(str(path))
     counts = Counts()
     samples: list[RejectedInput] = []
@@ -142,8 +158,14 @@ def _inspect_file(path: Path, vocabulary: Vocabulary, forced_format: str | None,
         except NotATweet as error:
             reject(RejectedInput(item.origin, f"rejected by the transform: {error.reason}"))
             continue
-        if not _encodes_as_utf8(item.message):
-            reject(RejectedInput(item.origin, "invalid Unicode: an unpaired UTF-16 surrogate cannot be encoded as UTF-8"))
+        # Build the record that replay would send, so that the rejections of its encoding and size are the same.
+        record = outgoing_record(item, pacer, run)
+        if isinstance(record, RejectedInput):
+            reject(record)
+            continue
+        oversize = reject_oversize(record)
+        if oversize is not None:
+            reject(oversize)
             continue
         counts.tweets += 1
         counts.categories[category] += 1
@@ -162,11 +184,3 @@ def _classify(item: TweetMessage, vocabulary: Vocabulary) -> tuple[str, str]:
     tweet_type, _ = read_tweet_type(data)
     return category, tweet_type
 
-
-def _encodes_as_utf8(message: dict[str, Any]) -> bool:
-    """Return False for a message with an escaped lone surrogate, which replay rejects because no record can carry it."""
-    try:
-        json.dumps(message, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

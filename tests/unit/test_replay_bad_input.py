@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from catsvdogs.inspection import inspect_files
+from catsvdogs.producer.batcher import OVERSIZE_REASON, reject_oversize
+from catsvdogs.producer.limits import MAX_RECORD_BYTES
 from catsvdogs.records import OutgoingRecord, RejectedInput
 from catsvdogs.sources.replay import ReplayOptions, replay
 from catsvdogs.transform.category import Vocabulary
@@ -95,3 +97,35 @@ def test_inspect_rejects_what_replay_rejects(tmp_path: Path) -> None:
 
     assert total.tweets == sum(isinstance(item, OutgoingRecord) for item in items) == 1
     assert sum(total.rejected.values()) == sum(isinstance(item, RejectedInput) for item in items) == 5
+
+
+def sent_by_replay(path: Path) -> list[OutgoingRecord]:
+    """Return the records of ``path`` that replay yields and the batcher accepts."""
+    items = replay([path], ReplayOptions(), threading.Event())
+    return [item for item in items if isinstance(item, OutgoingRecord) and reject_oversize(item) is None]
+
+
+def test_inspect_rejects_oversize_record(tmp_path: Path) -> None:
+    path = tmp_path / "tweets.jsonl"
+    huge = with_data(text="#cat " + "x" * 2_000_000, entities={"hashtags": [{"tag": "cat"}]})
+    path.write_text(json.dumps(GOOD) + "\n" + json.dumps(huge) + "\n", encoding="utf-8")
+
+    files, total = inspect_files([path], Vocabulary(frozenset({"cat"}), frozenset()))
+
+    assert total.tweets == len(sent_by_replay(path)) == 1
+    assert total.categories["cat"] == 0
+    assert dict(total.rejected) == {OVERSIZE_REASON: 1}
+    assert str(files[0].samples[0].origin) == f"{path}:2"
+
+
+def test_inspect_counts_provenance_in_size(tmp_path: Path) -> None:
+    # The message alone fits the limit, but the record that replay sends adds the provenance block and does not.
+    path = tmp_path / "tweets.jsonl"
+    message = with_data(text="")
+    filler = MAX_RECORD_BYTES - len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()) - 20
+    path.write_text(json.dumps(with_data(text="x" * filler)) + "\n", encoding="utf-8")
+
+    _, total = inspect_files([path], Vocabulary(frozenset({"cat"}), frozenset()))
+
+    assert total.tweets == len(sent_by_replay(path)) == 0
+    assert dict(total.rejected) == {OVERSIZE_REASON: 1}

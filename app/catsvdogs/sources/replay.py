@@ -165,7 +165,7 @@ def replay_file(
         if reason is not None:
             yield SkippedInput(item.origin, reason)
             continue
-        yield _outgoing_record(item, pacer, run)
+        yield outgoing_record(item, pacer, run)
     if report.blank_lines:
         LOG.info("%s: skipped %d blank keep-alive lines", name, report.blank_lines)
     LOG.info(
@@ -178,7 +178,7 @@ def replay_file(
     )
 
 
-def _outgoing_record(item: TweetMessage, pacer: Pacer, run: RunTag | None) -> OutgoingRecord | RejectedInput:
+def outgoing_record(item: TweetMessage, pacer: Pacer, run: RunTag | None) -> OutgoingRecord | RejectedInput:
     """Build the record of one tweet, or reject a tweet that the transform would turn into an error document."""
     try:
         check_message(item.message)
