@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from catsvdogs.formats.registry import FORMATS
 from catsvdogs.inspection import CATEGORIES, TWEET_TYPES, Counts, FileInspection, inspect_files
 from catsvdogs.transform.category import load_vocabulary
+
+EXIT_STATUS_HELP = (
+    "Exit status: 0 when at least one tweet was found, or when nothing was rejected. 1 when no tweet was found and "
+    "at least one input was rejected (every record rejected, or no file found or readable). 2 for invalid arguments."
+)
 
 
 def add_format_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "total, the detected format, the number of tweets, their time span and the counts per category and "
             f"tweet type. Nothing is sent. Formats: {formats}."
         ),
+        epilog=EXIT_STATUS_HELP,
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="recorded tweet file")
     add_format_arguments(parser)
@@ -51,6 +58,17 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"files": [item.as_json() for item in files], "total": total.as_json()}, indent=2))
     else:
         print(format_report(files, total))
+    status = exit_status(total)
+    if status != 0:
+        rejected = sum(total.rejected.values())
+        print(f"catsvdogs inspect: no tweet found, because every input was rejected ({rejected:,} rejected)", file=sys.stderr)
+    return status
+
+
+def exit_status(total: Counts) -> int:
+    """Return 1 when no tweet was found but inputs were rejected, else 0, as EXIT_STATUS_HELP documents."""
+    if total.tweets == 0 and sum(total.rejected.values()) > 0:
+        return 1
     return 0
 
 

@@ -19,12 +19,18 @@ from catsvdogs.producer.checkpoint import (
     default_checkpoint_path,
     load_checkpoint,
 )
-from catsvdogs.producer.counters import Counters, format_summary
+from catsvdogs.producer.counters import Counters, Summary, format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError, StreamLostError
 from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
 from catsvdogs.sources.replay import ReplayOptions, new_run_id, replay
 
 LOG = logging.getLogger(__name__)
+
+EXIT_STATUS_HELP = (
+    "Exit status: 0 when at least one tweet was sent, or when nothing was rejected (the files contained nothing to "
+    "send). 1 when no tweet was sent and at least one input was rejected (every record rejected, or no file found or "
+    "readable), or when the replay stopped on an error. 2 for invalid arguments."
+)
 
 
 def parse_speed(value: str) -> float | None:
@@ -89,6 +95,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "each batch lets --resume continue where a stopped or killed replay left off. "
             "'catsvdogs inspect' lists the formats and counts without sending."
         ),
+        epilog=EXIT_STATUS_HELP,
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="recorded tweet file (see 'catsvdogs inspect --help')")
     add_format_arguments(parser)
@@ -322,4 +329,14 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
         restore_signals()
     print(format_summary(summary, stream_name=settings.stream_name))
+    status = exit_status(summary)
+    if status != 0:
+        print(f"catsvdogs replay: no tweet was sent, because every input was rejected ({summary.rejected:,} rejected)", file=sys.stderr)
+    return status
+
+
+def exit_status(summary: Summary) -> int:
+    """Return 1 when no tweet was sent but inputs were rejected, else 0, as EXIT_STATUS_HELP documents."""
+    if summary.sent == 0 and summary.rejected > 0:
+        return 1
     return 0
