@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import re
@@ -401,6 +402,29 @@ def test_loop_shifts_each_pass_to_now(tmp_path: Path) -> None:
 
     assert created[1] - created[0] == timedelta(hours=1)
     assert before <= created[2] < created[1]
+
+
+def test_loop_logs_pass_every_ten_seconds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tweets_file(tmp_path / "tweets.jsonl", [0])
+    stop = threading.Event()
+    calls = itertools.count()
+    sent = 0
+
+    with caplog.at_level(logging.DEBUG, logger="catsvdogs.sources.replay"):
+        # The clock advances 10 ms a pass, so 1,000 passes take 10 seconds.
+        for _ in replay([path], ReplayOptions(loop=True), stop, clock=lambda: next(calls) * 0.01):
+            sent += 1
+            if sent == 3000:
+                stop.set()
+
+    pass_lines = [record for record in caplog.records if record.getMessage().startswith("Replay pass ")]
+    info_lines = [record.getMessage() for record in pass_lines if record.levelno == logging.INFO]
+    file_lines = [record for record in caplog.records if " records as x-v2-stream" in record.getMessage()]
+    assert len(pass_lines) == 3000
+    assert [line.split(" over ")[0] for line in info_lines] == ["Replay pass 1", "Replay pass 1001", "Replay pass 2001"]
+    assert info_lines[1].endswith("999 passes logged at DEBUG since the last one)")
+    assert len(file_lines) == 3000
+    assert sum(record.levelno == logging.INFO for record in file_lines) == 3
 
 
 def test_loop_stops_all_files_missing(tmp_path: Path) -> None:

@@ -28,6 +28,9 @@ LOG = logging.getLogger(__name__)
 
 SOURCE_NAME = "replay"
 
+PASS_LOG_SECONDS = 10.0
+"""Minimum seconds between the INFO lines of --loop passes. The passes in between log at DEBUG."""
+
 
 @dataclass(frozen=True)
 class ReplayOptions:
@@ -126,6 +129,7 @@ def replay_file(
     tweet_filter: TweetFilter | None = None,
     resume_from: FilePosition | None = None,
     run: RunTag | None = None,
+    log_level: int = logging.INFO,
 ) -> Iterator[SourceItem]:
     """Yield a record, a rejection or a skipped duplicate for each tweet or bad record of one file.
 
@@ -133,9 +137,13 @@ def replay_file(
     ``resume_from`` is where an earlier run stopped (``--resume``): the items
     before it are not yielded again. Their tweets still go through
     ``tweet_filter``, so that a repeat of one of them later in the input is
-    skipped as it was in the earlier run.
+    skipped as it was in the earlier run. ``log_level`` is the level of the
+    file's summary lines. Below INFO, it is also the level of the error of a
+    file that cannot be read, which is otherwise ERROR.
     """
     name = str(path)
+    # A quiet --loop pass logs a missing or unreadable file at DEBUG, because an earlier pass logged it at ERROR.
+    error_level = logging.ERROR if log_level >= logging.INFO else log_level
     report = FileReport(name)
     done_line, done_items = (resume_from.line, resume_from.items) if resume_from else (0, 0)
     if resume_from:
@@ -158,7 +166,7 @@ def replay_file(
             continue
         if isinstance(item, RejectedInput):
             if item.origin.line == 0:
-                LOG.error("%s: %s", name, item.reason)
+                LOG.log(error_level, "%s: %s", name, item.reason)
             yield item
             continue
         reason = tweet_filter.skip_reason(item.message) if tweet_filter is not None else None
@@ -167,8 +175,9 @@ def replay_file(
             continue
         yield outgoing_record(item, pacer, run)
     if report.blank_lines:
-        LOG.info("%s: skipped %d blank keep-alive lines", name, report.blank_lines)
-    LOG.info(
+        LOG.log(log_level, "%s: skipped %d blank keep-alive lines", name, report.blank_lines)
+    LOG.log(
+        log_level,
         "%s: read %d records as %s: %d tweets, %d rejected",
         name,
         report.records,
@@ -202,6 +211,7 @@ def replay(
     resume_from: Mapping[str, FilePosition] | None = None,
     run_id: str | None = None,
     first_pass: int = 1,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Iterator[SourceItem]:
     """Yield the items of every file in order; with ``loop``, start again until ``stop`` is set.
 
@@ -211,6 +221,11 @@ def replay(
     a file, named as in ``paths``, to the position an earlier run reached; the
     first pass starts each file there. Every record carries ``run_id`` (a new
     one when None) and its pass number, counted from ``first_pass``.
+
+    The first pass logs its start and file summaries at INFO. Later passes do
+    so only once ``PASS_LOG_SECONDS`` of ``clock`` have gone by since the last
+    INFO pass, and otherwise at DEBUG, so that looping over a small file at
+    full speed does not flood the log.
     """
     if stop.is_set():
         return
@@ -221,17 +236,34 @@ def replay(
     pacer = Pacer(options, stop)
     run_id = run_id or new_run_id()
     passes = 0
+    last_info_at: float | None = None
+    quiet_passes = 0
     while not stop.is_set():
         passes += 1
         run = RunTag(run_id, first_pass + passes - 1)
-        LOG.info("Replay pass %d over %d file(s) started (run %s)", run.pass_number, len(paths), run_id)
+        now = clock()
+        if last_info_at is None or now - last_info_at >= PASS_LOG_SECONDS:
+            log_level = logging.INFO
+            since = f", {quiet_passes} passes logged at DEBUG since the last one" if quiet_passes else ""
+            last_info_at, quiet_passes = now, 0
+        else:
+            log_level = logging.DEBUG
+            since = ""
+            quiet_passes += 1
+        LOG.log(log_level, "Replay pass %d over %d file(s) started (run %s%s)", run.pass_number, len(paths), run_id, since)
         pacer.start_pass()
         tweet_filter.reset()
         records = 0
         for path in paths:
             start = resume_from.get(str(path)) if resume_from and passes == 1 else None
             items = replay_file(
-                path, pacer, forced_format=options.format, tweet_filter=tweet_filter, resume_from=start, run=run
+                path,
+                pacer,
+                forced_format=options.format,
+                tweet_filter=tweet_filter,
+                resume_from=start,
+                run=run,
+                log_level=log_level,
             )
             for item in items:
                 records += isinstance(item, OutgoingRecord)
