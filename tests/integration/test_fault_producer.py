@@ -99,11 +99,12 @@ def test_search_rejects_documents_then_reindex(fault_deployment: Deployment, tmp
 
     client.indices.put_settings(index=index, body={"index.blocks.write": True})
     try:
-        result = fault_deployment.run_cli("replay", str(path), *QUIET, "--max-attempts", "2")
+        result = fault_deployment.run_cli("replay", str(path), *QUIET, "--max-attempts", "2", check=False)
     finally:
         client.indices.put_settings(index=index, body={"index.blocks.write": False})
     counts = summary_counts(result.stdout)
 
+    assert result.returncode == 1, result.stderr  # no tweet was sent and some were rejected
     assert counts["sent"] == 0
     assert counts["rejected"] == counts["not delivered"] == len(lines)
     assert rejected_by_reason(result.stdout) == {"InternalError": len(lines)}
