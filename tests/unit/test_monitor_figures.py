@@ -13,6 +13,8 @@ from catsvdogs.monitor.figures import CATEGORIES, fetch_figures, floor_minute, i
 from catsvdogs.provisioning.index_setup import apply_index_template, ensure_index
 
 INDEX = "top-tweets"
+# Set before each test by fresh_now: the queries compare with the search server's
+# own clock, so a time taken at import would drift during a long test session.
 NOW = datetime.now(timezone.utc)
 
 
@@ -29,24 +31,31 @@ def document(minutes_ago: float, category: str, likes: int = 0, retweets: int = 
     }
 
 
-DOCUMENTS = [
-    document(0.5, "cat", likes=10, retweets=1, label="positive", text="cat now"),
-    document(0.6, "cat", likes=2, label="negative"),
-    document(3.2, "dog", likes=3, retweets=2, label="positive"),
-    document(3.3, "dog", likes=1, label="neutral"),
-    document(3.4, "dog", likes=0, label="neutral"),
-    document(9, "both", likes=4, retweets=4, label="positive", text="both nine minutes ago"),
-    # Left out of every figure: not about cats or dogs, even though it is the most engaging.
-    document(1, "none", likes=900, retweets=900, label="positive"),
-    # Outside the 15 minutes of the per-category figures, inside the hour of the top tweet.
-    document(30, "dog", likes=50, retweets=0, label="positive", text="dog thirty minutes ago"),
-    # Outside both windows.
-    document(90, "cat", likes=5000, label="positive"),
-    # In the future: the dashboard's time range ends at now.
-    document(-5, "cat", likes=7000, label="positive"),
-    # A document of a record that the transform could not read.
-    {"error": {"reason": "invalid_json", "raw": "{"}},
-]
+def documents() -> list[dict[str, Any]]:
+    return [
+        document(0.5, "cat", likes=10, retweets=1, label="positive", text="cat now"),
+        document(0.6, "cat", likes=2, label="negative"),
+        document(3.2, "dog", likes=3, retweets=2, label="positive"),
+        document(3.3, "dog", likes=1, label="neutral"),
+        document(3.4, "dog", likes=0, label="neutral"),
+        document(9, "both", likes=4, retweets=4, label="positive", text="both nine minutes ago"),
+        # Left out of every figure: not about cats or dogs, even though it is the most engaging.
+        document(1, "none", likes=900, retweets=900, label="positive"),
+        # Outside the 15 minutes of the per-category figures, inside the hour of the top tweet.
+        document(30, "dog", likes=50, retweets=0, label="positive", text="dog thirty minutes ago"),
+        # Outside both windows.
+        document(90, "cat", likes=5000, label="positive"),
+        # In the future: the dashboard's time range ends at now.
+        document(-5, "cat", likes=7000, label="positive"),
+        # A document of a record that the transform could not read.
+        {"error": {"reason": "invalid_json", "raw": "{"}},
+    ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_now() -> None:
+    global NOW
+    NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
@@ -54,7 +63,7 @@ def search_client(osmem_url: str) -> OpenSearch:
     client = OpenSearch(hosts=[osmem_url])
     apply_index_template(client, INDEX)
     ensure_index(client, INDEX)
-    for number, body in enumerate(DOCUMENTS):
+    for number, body in enumerate(documents()):
         client.index(index=INDEX, id=str(number), body=body)
     client.indices.refresh(index=INDEX)
     return client
