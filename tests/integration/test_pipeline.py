@@ -27,8 +27,15 @@ def expected_category(message: dict) -> str:
     hashtags = {tag["tag"].lower() for tag in message["data"].get("entities", {}).get("hashtags", [])}
     rule_tags = {(rule.get("tag") or "").lower() for rule in message.get("matching_rules", [])}
     words = hashtags | rule_tags
-    is_cat, is_dog = bool(words & CAT_WORDS), bool(words & DOG_WORDS)
-    return "both" if is_cat and is_dog else "cat" if is_cat else "dog" if is_dog else "none"
+    is_cat = bool(words & CAT_WORDS)
+    is_dog = bool(words & DOG_WORDS)
+    if is_cat and is_dog:
+        return "both"
+    if is_cat:
+        return "cat"
+    if is_dog:
+        return "dog"
+    return "none"
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +81,7 @@ def test_provision_twice_reports_up_to_date(deployment: Deployment):
 
     assert "created" in deployment.provision_output
     assert f"stack {deployment.settings.stack_name}: up to date" in second.stdout
-    assert "lambda zip" in second.stdout and ": unchanged" in second.stdout
+    assert re.search(r"^lambda zip .*: unchanged$", second.stdout, re.M)
 
 
 def test_replay_summary_reconciles(replayed, subset_file):

@@ -25,13 +25,13 @@ def index_template(index_name: str) -> dict[str, Any]:
 
 def apply_index_template(client: OpenSearch, index_name: str) -> str:
     """Put the index template unless the cluster has the same one; return 'created', 'updated' or 'unchanged'."""
-    wanted = index_template(index_name)
+    expected = index_template(index_name)
     existing = None
     if client.indices.exists_index_template(name=TEMPLATE_NAME):
         existing = client.indices.get_index_template(name=TEMPLATE_NAME)["index_templates"][0]["index_template"]
-    if existing is not None and _same_template(existing, wanted):
+    if existing is not None and _same_template(existing, expected):
         return "unchanged"
-    client.indices.put_index_template(name=TEMPLATE_NAME, body=wanted)
+    client.indices.put_index_template(name=TEMPLATE_NAME, body=expected)
     LOG.info("Put index template %s for %s*", TEMPLATE_NAME, index_name)
     return "created" if existing is None else "updated"
 
@@ -45,12 +45,12 @@ def ensure_index(client: OpenSearch, index_name: str) -> str:
     return "created"
 
 
-def _same_template(existing: dict[str, Any], wanted: dict[str, Any]) -> bool:
+def _same_template(existing: dict[str, Any], expected: dict[str, Any]) -> bool:
     """Compare the parts that matter; clusters add defaults and turn numbers into strings."""
     existing_mappings = existing.get("template", {}).get("mappings", {})
-    wanted_mappings = wanted["template"]["mappings"]
+    expected_mappings = expected["template"]["mappings"]
     return (
-        sorted(existing.get("index_patterns", [])) == sorted(wanted["index_patterns"])
-        and existing_mappings.get("properties") == wanted_mappings["properties"]
-        and str(existing_mappings.get("dynamic")) == str(wanted_mappings["dynamic"])
+        sorted(existing.get("index_patterns", [])) == sorted(expected["index_patterns"])
+        and existing_mappings.get("properties") == expected_mappings["properties"]
+        and str(existing_mappings.get("dynamic")) == str(expected_mappings["dynamic"])
     )

@@ -1,6 +1,6 @@
 """Build the transform Lambda's zip from the installed package and its third-party dependencies.
 
-The zip holds ``catsvdogs/__init__.py``, ``catsvdogs/transform/`` and the
+The zip contains ``catsvdogs/__init__.py``, ``catsvdogs/transform/`` and the
 packages named in LAMBDA_REQUIREMENTS, installed by pip into an empty folder,
 so nothing else from the current environment ends up in it. Entries are
 sorted and carry a fixed timestamp, so the same code gives the same bytes and
@@ -31,7 +31,7 @@ SKIPPED_SUFFIXES = {".pyc", ".pyo"}
 
 
 class PackageBuildError(RuntimeError):
-    """The zip could not be built; the message says which step failed."""
+    """The zip could not be built; the message names the step that failed."""
 
 
 @dataclass(frozen=True)
