@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Protocol
 
 from catsvdogs.config import Settings
 from catsvdogs.sources import bluesky, x_stream
+from catsvdogs.sources.bluesky import JetstreamConfigError
 from catsvdogs.sources.live import LiveStats
-from catsvdogs.sources.recorder import Recorder
-from catsvdogs.sources.x_client import XApiClient, load_api_url, load_bearer_token, stream_parameters
-from catsvdogs.sources.x_rules import configured_rules, sync_rules_with_retries
+from catsvdogs.sources.recorder import Recorder, RecordingError
+from catsvdogs.sources.x_client import CredentialsError, XApiClient, XApiError, load_api_url, load_bearer_token, stream_parameters
+from catsvdogs.sources.x_rules import RulesError, configured_rules, sync_rules_with_retries
 from catsvdogs.transform.category import Vocabulary
 
 LOG = logging.getLogger(__name__)
 
 LIVE_SOURCES = ("x", "bluesky")
+# Errors that end a live command before it reads anything, each with a message for the user.
+SETUP_ERRORS = (CredentialsError, RulesError, XApiError, JetstreamConfigError, RecordingError)
 
 
 class LiveSource(Protocol):
@@ -121,6 +125,27 @@ def _open_bluesky(args: argparse.Namespace, settings: Settings, stop: threading.
         cursor=args.cursor,
         stall_timeout=args.stall_timeout or bluesky.DEFAULT_STALL_TIMEOUT,
     )
+
+
+def open_source_and_recorder(
+    command: str, args: argparse.Namespace, settings: Settings, stop: threading.Event, record_path: Path | None
+) -> tuple[LiveSource, Recorder | None] | int:
+    """Open the recorder (none with --dry-run) and the source named by --source.
+
+    Returns the source and its recorder, or the command's exit status when setup
+    ended it: 0 after a dry run, 1 after printing a setup error to stderr.
+    """
+    recorder = None
+    try:
+        recorder = open_recorder(record_path) if not args.dry_run else None
+        return open_source(args.source, args, settings, stop, recorder), recorder
+    except SetupFinished:
+        return 0
+    except SETUP_ERRORS as error:
+        if recorder is not None:
+            recorder.close()
+        print(f"catsvdogs {command}: {error}", file=sys.stderr)
+        return 1
 
 
 def open_recorder(path: Path | None) -> Recorder | None:

@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 from catsvdogs.commands import live
-from catsvdogs.commands.stream import SETUP_ERRORS
 from catsvdogs.config import load_settings
 from catsvdogs.producer.pipeline import install_stop_signals
 from catsvdogs.records import OutgoingRecord
@@ -60,18 +59,11 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     live.quiet_websockets_logs()
     stop = threading.Event()
-    recorder = None
     name = args.source
-    try:
-        recorder = live.open_recorder(args.file) if not args.dry_run else None
-        source = live.open_source(name, args, settings, stop, recorder)
-    except live.SetupFinished:
-        return 0
-    except SETUP_ERRORS as error:
-        if recorder is not None:
-            recorder.close()
-        print(f"catsvdogs record: {error}", file=sys.stderr)
-        return 1
+    opened = live.open_source_and_recorder("record", args, settings, stop, args.file)
+    if isinstance(opened, int):
+        return opened
+    source, recorder = opened
     assert recorder is not None
 
     restore_signals = install_stop_signals(stop)

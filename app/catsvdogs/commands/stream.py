@@ -13,15 +13,10 @@ from catsvdogs.config import load_settings
 from catsvdogs.producer.counters import format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError
 from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
-from catsvdogs.sources.bluesky import JetstreamConfigError
-from catsvdogs.sources.recorder import RecordingError
-from catsvdogs.sources.x_client import CredentialsError, XApiError
-from catsvdogs.sources.x_rules import RulesError
 from catsvdogs.sources.x_stream import XStreamError
 
 LOG = logging.getLogger(__name__)
 
-SETUP_ERRORS = (CredentialsError, RulesError, XApiError, JetstreamConfigError, RecordingError)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -64,18 +59,11 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     live.quiet_websockets_logs()
     stop = threading.Event()
-    recorder = None
     name = args.source
-    try:
-        recorder = live.open_recorder(args.record) if not args.dry_run else None
-        source = live.open_source(name, args, settings, stop, recorder)
-    except live.SetupFinished:
-        return 0
-    except SETUP_ERRORS as error:
-        if recorder is not None:
-            recorder.close()
-        print(f"catsvdogs stream: {error}", file=sys.stderr)
-        return 1
+    opened = live.open_source_and_recorder("stream", args, settings, stop, args.record)
+    if isinstance(opened, int):
+        return opened
+    source, recorder = opened
 
     LOG.info("Streaming from %s to delivery stream %s", name, settings.stream_name)
     restore_signals = install_stop_signals(stop)
