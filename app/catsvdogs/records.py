@@ -11,7 +11,7 @@ PROVENANCE_KEY = "__catsvdogs"
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a record was read: a file and a 1-based line, or a live source name with line 0."""
+    """Location of a record: a file and a 1-based line, or a live source name with line 0."""
 
     file: str
     line: int

@@ -122,7 +122,7 @@ def test_localstack_skipped_no_resource(native_stack, deployment: Deployment):
 
 
 def test_transform_output_is_base64_json(deployment: Deployment):
-    """The deployed function answers a LocalStack-shaped event with JSON data for every record."""
+    """The deployed function returns JSON data for every record of a LocalStack-shaped event."""
     line = (FIXTURES / "stream_v2_minimal.jsonl").read_text().splitlines()[0]
     event = {"records": [{"data": base64.b64encode(line.encode()).decode(), "approximateArrivalTimestamp": 0}]}
 

@@ -21,7 +21,7 @@ class ComposeError(RuntimeError):
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """Find the checkout that holds docker-compose.yml: $CATSVDOGS_HOME, or a parent of this package or of the working folder."""
+    """Find the checkout that contains docker-compose.yml: $CATSVDOGS_HOME, or a parent of this package or of the working folder."""
     configured = os.environ.get("CATSVDOGS_HOME", "").strip()
     if configured:
         return Path(configured).resolve()

@@ -28,7 +28,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
-    """Return True when ``url`` answers with a 2xx status."""
+    """Return True when ``url`` responds with a 2xx status."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= response.status < 300

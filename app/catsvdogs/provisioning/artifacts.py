@@ -1,4 +1,4 @@
-"""The S3 bucket that holds the Lambda zip, outside the stack so the zip exists before the function."""
+"""The S3 bucket that contains the Lambda zip, outside the stack so the zip exists before the function."""
 
 from __future__ import annotations
 

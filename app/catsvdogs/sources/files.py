@@ -26,7 +26,7 @@ class Line:
 
 
 class UnreadableFile(OSError):
-    """A file that cannot be opened or decompressed; the message says why and what to do."""
+    """A file that cannot be opened or decompressed; the message gives the cause and the fix."""
 
 
 def open_binary(path: Path) -> BinaryIO:

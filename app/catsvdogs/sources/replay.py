@@ -1,7 +1,7 @@
 """Replay of recorded tweet files of any supported format: pacing by the original gaps, timestamp shifting, provenance.
 
 Pacing: a tweet recorded ``d`` seconds after the first one of a pass is sent
-``d / speed`` seconds after the pass started; with no speed (``--speed max``)
+``d / speed`` seconds after the pass started. With no speed (``--speed max``)
 nothing waits. Unless timestamps are kept, ``created_at`` is moved so the
 first tweet of each pass is "now" and the others follow at the paced gaps,
 so a dashboard of recent minutes fills as the replay runs.
