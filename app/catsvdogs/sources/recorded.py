@@ -323,9 +323,9 @@ def find_latest_versions(paths: Iterable[Path], forced_format: str | None = None
 
 
 # Number of recent tweet ids remembered to recognise a repeat. A bounded window
-# keeps memory flat on files of any size: 500,000 ids added about 110 MiB to the
-# producer's peak in bench/memory.py, so this window costs about 20 MiB. A tweet
-# repeated more than this many distinct tweets later is sent again.
+# keeps memory flat on files of any size; 100,000 ids take about 13 MiB (see
+# RecentKeys). A tweet repeated more than this many distinct tweets later is
+# sent again.
 DUPLICATE_WINDOW = 100_000
 
 
