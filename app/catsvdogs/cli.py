@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from catsvdogs import __version__
+from catsvdogs.allocator import fix_mmap_threshold
 from catsvdogs.commands import dashboards, down, inspect, provision, record, reindex, replay, status, stream, top, up
 from catsvdogs.config import ENVIRONMENT_VARIABLES
 from catsvdogs.native.state import StateError, apply_state_endpoints
@@ -77,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
+    fix_mmap_threshold()
     if args.command not in STACK_AWARE_COMMANDS:
         try:
             target_native_stack()
