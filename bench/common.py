@@ -131,6 +131,8 @@ def unique_environment(stack: Any, prefix: str = "bench") -> dict[str, str]:
             "CATSVDOGS_FUNCTION": f"{prefix}-transform-{suffix}",
             "CATSVDOGS_DOMAIN": f"{prefix}-{suffix}",
             "CATSVDOGS_INDEX": f"{prefix}-tweets-{suffix}",
+            # Replay checkpoints go to the run's work folder, which is removed afterwards.
+            "XDG_STATE_HOME": str(stack.workdir / "state"),
         }
     )
     environment.pop("AWS_PROFILE", None)

@@ -122,6 +122,8 @@ def measure_size(context: common.Context, sink: FirehoseSink, size_mb: int, mode
             "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_REGION": "us-east-1",
             "CATSVDOGS_STREAM": SINK_STREAM,
+            # Replay checkpoints go to the run's work folder, which is removed afterwards.
+            "XDG_STATE_HOME": str(context.workdir / "state"),
         }
     )
     environment.pop("AWS_PROFILE", None)
