@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Key of the provenance block that the producer adds to each stream message,
 # beside X's own "data", "includes" and "matching_rules" keys.
@@ -26,6 +26,8 @@ class OutgoingRecord:
 
     data: bytes
     origin: Origin
+    read_at: float | None = field(default=None, compare=False, repr=False)
+    """time.monotonic() when the source read the tweet, or None. A batch's wait for more records counts from it."""
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,20 @@ def test_batcher_timer_starts_with_first_record_of_batch() -> None:
     assert batcher.seconds_until_due() == 0.125
 
 
+def test_batcher_wait_counts_from_read_time() -> None:
+    clock = FakeClock()
+    batcher = Batcher(max_wait=0.25, clock=clock)
+    read_earlier = OutgoingRecord(data=b"x", origin=Origin("tweets.jsonl", 1), read_at=clock.now - 0.125)
+    batcher.add(read_earlier)
+
+    assert batcher.seconds_until_due() == 0.125
+
+    clock.now += 0.125
+    due = batcher.flush_due()
+    assert due is not None
+    assert due.records == (read_earlier,)
+
+
 def test_batcher_rejects_invalid_settings() -> None:
     with pytest.raises(ValueError, match="max_records"):
         Batcher(max_records=0)

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ import pytest
 from catsvdogs.producer.backoff import RetryPolicy
 from catsvdogs.producer.batcher import Batcher
 from catsvdogs.producer.counters import Counters, Summary, format_summary, rejection_category
-from catsvdogs.producer.firehose import FirehoseSender, OutageError, ProducerError, create_firehose_client
+from catsvdogs.producer.firehose import BatchResult, FirehoseSender, OutageError, ProducerError, create_firehose_client
 from catsvdogs.producer.limits import MAX_BATCH_BYTES, MAX_RECORD_BYTES
 from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.producer.rejection_log import log_rejection
@@ -685,3 +686,43 @@ def test_sigterm_sets_stop_event() -> None:
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         restore()
+
+
+class SlowFirstCallSender:
+    """Sender that records when each batch arrives and its size, and delays the first call."""
+
+    stream_name = STREAM
+
+    def __init__(self, first_call_seconds: float) -> None:
+        self.first_call_seconds = first_call_seconds
+        self.calls: list[tuple[float, int]] = []
+
+    def put_batch(self, records: Any) -> BatchResult:
+        self.calls.append((time.monotonic(), len(records)))
+        if len(self.calls) == 1:
+            time.sleep(self.first_call_seconds)
+        return BatchResult(batch_id=len(self.calls), sent=len(records), resent=0, attempts=1, failed=())
+
+
+def test_records_queued_during_call_leave_together() -> None:
+    first_call_seconds = 1.5
+    sender = SlowFirstCallSender(first_call_seconds)
+    records = make_records(6)
+
+    def source() -> Iterator[SourceItem]:
+        yield replace(records[0], read_at=time.monotonic())
+        while not sender.calls:
+            time.sleep(0.01)
+        # These records wait in the queue while the first call runs.
+        for record in records[1:]:
+            yield replace(record, read_at=time.monotonic())
+        deadline = time.monotonic() + 10
+        while len(sender.calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    run_producer(source(), sender, stop=threading.Event(), batcher=Batcher(max_wait=1.0))
+
+    assert [size for _, size in sender.calls] == [1, 5]
+    first_call_end = sender.calls[0][0] + first_call_seconds
+    # They waited longer than max_wait already, so no second wait of up to 1 s follows the call.
+    assert sender.calls[1][0] - first_call_end < 0.6

@@ -50,7 +50,9 @@ class Batcher:
     """Collect records in order into batches within the record-count and byte limits.
 
     A batch is ready when adding the next record would break a limit, when it is full,
-    or when its first record has waited ``max_wait`` seconds. Not thread-safe: one
+    or when its first record has waited ``max_wait`` seconds. The wait counts from
+    the record's ``read_at`` when it has one, so time spent in the producer's queue
+    counts too; ``read_at`` must then come from ``clock``. Not thread-safe: one
     thread adds, polls and flushes.
     """
 
@@ -95,7 +97,7 @@ class Batcher:
             ready.append(self._take())
 
         if not self._records:
-            self._started_at = self._clock()
+            self._started_at = record.read_at if record.read_at is not None else self._clock()
         self._records.append(record)
         self._bytes += size
 

@@ -124,9 +124,12 @@ def _consume(
         if stop.is_set() and not stop_logged:
             logger.info("Stop requested: sending the records already read, then stopping")
             stop_logged = True
-        due = batcher.flush_due()
-        if due is not None:
-            delivery.send(due)
+        if not reader.has_queued():
+            # Records that queued up during the last call join the open batch first.
+            # Otherwise an overdue batch would be sent with one record, and each queued record after it alone.
+            due = batcher.flush_due()
+            if due is not None:
+                delivery.send(due)
         progress_log.log_if_due()
 
     last = batcher.flush()

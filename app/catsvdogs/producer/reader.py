@@ -56,6 +56,10 @@ class SourceReader:
         except queue.Empty:
             return None
 
+    def has_queued(self) -> bool:
+        """Return True when an item is waiting in the queue, so that get() returns it at once."""
+        return not self._queue.empty()
+
     def is_drained(self, consumed: int) -> bool:
         """Return True when a stop was requested and the consumer has received all ``consumed`` items the reader counted."""
         with self._lock:

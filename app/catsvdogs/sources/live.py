@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ def build_live_record(message: dict[str, Any], source: str) -> OutgoingRecord:
     """Serialise a v2 stream message with a provenance block naming the live source, as one JSON line."""
     message[PROVENANCE_KEY] = {"source": source, "read_at": format_timestamp(datetime.now(UTC))}
     data = (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    return OutgoingRecord(data, Origin(source, 0))
+    return OutgoingRecord(data, Origin(source, 0), read_at=time.monotonic())
 
 
 @dataclass

@@ -200,7 +200,7 @@ def outgoing_record(item: TweetMessage, pacer: Pacer, run: RunTag | None) -> Out
         character = error.object[error.start : error.end] if isinstance(error.object, str) else ""
         escapes = "".join(f"\\u{ord(char):04x}" for char in character)
         return RejectedInput(item.origin, f"invalid Unicode: an unpaired UTF-16 surrogate {escapes} cannot be encoded as UTF-8")
-    return OutgoingRecord(data, item.origin)
+    return OutgoingRecord(data, item.origin, read_at=time.monotonic())
 
 
 def replay(
