@@ -5,7 +5,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,27 @@ def test_record_refuses_existing_file(tmp_path: Path):
     assert result.returncode == 1
     assert "file exists" in result.stderr
     assert path.read_text(encoding="utf-8") == "keep\n"
+
+
+def test_stream_stops_during_firehose_outage():
+    # A port that nothing listens on: every Firehose call is refused, as while LocalStack is down.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    events = [post("did:plc:a", f"r{index}", 1_000_000 + index, f"#cats {index}", tags=("cats",)) for index in range(3)]
+    with FakeJetstream(events) as server:
+        started = time.monotonic()
+        result = run_cli(
+            "stream", "--source", "bluesky", "--duration", "2",
+            BLUESKY_JETSTREAM_URLS=server.url,
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port}",
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 1, result.stderr
+    assert "catsvdogs stream:" in result.stderr
+    # The stop at the end of --duration ends the outage wait, which would otherwise last 300 s.
+    assert elapsed < 30, f"stream took {elapsed:.1f} s to stop"

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_producer(
             source.items(),
-            FirehoseSender.from_settings(settings),
+            FirehoseSender.from_settings(settings, stop=stop),
             queue_size=args.queue_size,
             log_interval=args.log_interval,
             stop=stop,

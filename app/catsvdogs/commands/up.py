@@ -329,7 +329,7 @@ def replay_then_wait(args: argparse.Namespace, supervisor: NativeSupervisor, fil
     try:
         summary = run_producer(
             replay(files, ReplayOptions(speed=args.speed, loop=args.loop), stop),
-            FirehoseSender.from_settings(settings),
+            FirehoseSender.from_settings(settings, stop=stop),
             stop=stop,
             progress=bar.update if bar else None,
         )
