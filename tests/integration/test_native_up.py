@@ -262,6 +262,26 @@ def test_interrupt_stops_everything(shell: UserShell, subset: tuple[Path, list[d
     assert_nothing_left(state, shell.state_dir)
 
 
+def test_search_server_death_stops_replay(shell: UserShell, subset: tuple[Path, list[dict]], stopper: list, tmp_path: Path) -> None:
+    path, _ = subset
+    log = tmp_path / "up.log"
+    # At --speed 1 and in a loop the replay runs until stopped, so the failure happens mid-replay.
+    up = shell.start_up("--file", str(path), "--speed", "1", "--loop", log=log)
+    stopper.append(up)
+    state = wait_for_stage(shell, up, log, {"replaying"})
+    search = state["components"]["search server"]
+
+    os.kill(search["pid"], signal.SIGKILL)
+
+    assert up.wait(timeout=DOWN_TIMEOUT) == 1, output_of(log)
+    output = output_of(log)
+    assert f"the replay failed: search server (process {search['pid']}) stopped by itself; see " in output
+    assert "pending:" in output
+    assert "run `catsvdogs up` again to replay them from the start" in output
+    assert "Stopped everything that catsvdogs up started" in output
+    assert_nothing_left(state, shell.state_dir)
+
+
 def test_stale_state_reported_and_removed(shell: UserShell, tmp_path: Path) -> None:
     shell.state_dir.mkdir(parents=True)
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)

@@ -24,7 +24,14 @@ import pytest
 from catsvdogs.producer.backoff import RetryPolicy
 from catsvdogs.producer.batcher import Batcher
 from catsvdogs.producer.counters import Counters, Summary, format_summary, rejection_category
-from catsvdogs.producer.firehose import BatchResult, FirehoseSender, OutageError, ProducerError, create_firehose_client
+from catsvdogs.producer.firehose import (
+    BatchResult,
+    DestinationFailedError,
+    FirehoseSender,
+    OutageError,
+    ProducerError,
+    create_firehose_client,
+)
 from catsvdogs.producer.limits import MAX_BATCH_BYTES, MAX_RECORD_BYTES
 from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.producer.rejection_log import log_rejection
@@ -726,3 +733,20 @@ def test_records_queued_during_call_leave_together() -> None:
     first_call_end = sender.calls[0][0] + first_call_seconds
     # They waited longer than max_wait already, so no second wait of up to 1 s follows the call.
     assert sender.calls[1][0] - first_call_end < 0.6
+
+
+def test_failed_health_check_stops_sending(fake: FakeFirehose) -> None:
+    checks: list[int] = []
+
+    def health_check() -> str | None:
+        checks.append(len(fake.accepted))
+        return "search server stopped" if len(checks) > 1 else None
+
+    with pytest.raises(DestinationFailedError, match="search server stopped") as raised:
+        run_producer(make_records(1200), make_sender(fake), stop=threading.Event(), health_check=health_check)
+
+    assert len(fake.accepted) == 500
+    summary = raised.value.summary
+    assert summary is not None
+    assert summary.sent == 500
+    assert summary.pending == summary.read - 500

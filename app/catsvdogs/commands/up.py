@@ -332,12 +332,20 @@ def replay_then_wait(args: argparse.Namespace, supervisor: NativeSupervisor, fil
             FirehoseSender.from_settings(settings, stop=stop),
             stop=stop,
             progress=bar.update if bar else None,
+            health_check=lambda: describe_failure(supervisor),
         )
     except ProducerError as error:
         report_error(f"the replay failed: {error}")
-        failed = supervisor.failed_component()
-        if failed is not None:
-            report_error(f"{failed.name} (process {failed.pid}) is no longer running; see {failed.log}")
+        if error.summary is not None:
+            report(format_summary(error.summary, stream_name=settings.stream_name))
+        problem = describe_failure(supervisor)
+        if problem is not None and problem not in str(error):
+            report_error(problem)
+        if problem is not None:
+            report_error(
+                "the stack is stopped now, and its in-memory index and S3 backup go with it. The input files are "
+                "unchanged: run `catsvdogs up` again to replay them from the start."
+            )
         return 1
     finally:
         if bar:
@@ -357,6 +365,14 @@ def replay_then_wait(args: argparse.Namespace, supervisor: NativeSupervisor, fil
         "press Ctrl-C or run `catsvdogs down` to stop it."
     )
     return wait_for_stop(supervisor)
+
+
+def describe_failure(supervisor: NativeSupervisor) -> str | None:
+    """Return a line that names the server of the stack that stopped by itself and its log, or None if both run."""
+    failed = supervisor.failed_component()
+    if failed is None:
+        return None
+    return f"{failed.name} (process {failed.pid}) stopped by itself; see {failed.log}"
 
 
 def live_source_arguments(source: str) -> argparse.Namespace:
@@ -381,9 +397,10 @@ def wait_for_stop(supervisor: NativeSupervisor) -> int:
     restore_signals = install_stop_signals(stop)
     try:
         while not stop.wait(WATCH_INTERVAL):
-            failed = supervisor.failed_component()
-            if failed is not None:
-                report_error(f"{failed.name} (process {failed.pid}) stopped by itself; see {failed.log}")
+            problem = describe_failure(supervisor)
+            if problem is not None:
+                report_error(problem)
+                report_error("the other server is stopped too, so the stack's index and S3 backup are gone; run `catsvdogs up` to start again")
                 return 1
     finally:
         restore_signals()

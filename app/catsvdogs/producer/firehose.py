@@ -82,6 +82,10 @@ class OutageError(ProducerError):
     """The endpoint stayed unreachable for the whole outage budget, or a stop was requested while it was."""
 
 
+class DestinationFailedError(ProducerError):
+    """A health check of the pipeline's servers failed before a batch, so the batch was not sent."""
+
+
 class StreamLostError(ProducerError):
     """The delivery stream was not found after an outage: LocalStack lost it in a restart, or it was deleted."""
 
