@@ -658,6 +658,20 @@ def test_format_summary_groups_rejections() -> None:
     assert lines.index("  8 x invalid JSON") < lines.index("  2 x record too large")
 
 
+def test_summary_suggests_reindex_after_resends() -> None:
+    counters = Counters()
+    counters.add_read(3)
+    counters.add_sent(3)
+    quiet = format_summary(counters.snapshot())
+    counters.add_retried(2)
+
+    text = format_summary(counters.snapshot())
+
+    assert "catsvdogs reindex" not in quiet
+    assert "  retried:  2 record resends" in text
+    assert "'catsvdogs reindex' removes duplicate documents" in text
+
+
 def test_log_rejection_first_twenty_then_every_thousand(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     rejection = RejectedInput(Origin("x.jsonl", 1), "empty line")

@@ -172,6 +172,12 @@ UNDELIVERED_HINT = (
 )
 
 
+RETRIED_HINT = (
+    "Records were sent again after errors. A call that failed part way may have indexed some of them already,",
+    "so the index can hold copies: 'catsvdogs reindex' removes duplicate documents.",
+)
+
+
 def format_summary(summary: Summary, *, stream_name: str | None = None, max_origins: int = 5) -> str:
     """Format ``summary`` as multi-line text for the end of a run, with rejections grouped by category."""
     target = f" to Firehose delivery stream '{stream_name}'" if stream_name else " to Firehose"
@@ -193,6 +199,8 @@ def format_summary(summary: Summary, *, stream_name: str | None = None, max_orig
         lines.extend(_format_rejection_groups(summary, max_origins))
     if summary.undelivered:
         lines.extend(UNDELIVERED_HINT)
+    elif summary.retried:
+        lines.extend(RETRIED_HINT)
     return "\n".join(lines)
 
 
