@@ -12,7 +12,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from opensearchpy import OpenSearch
-from opensearchpy.exceptions import OpenSearchException
+from opensearchpy.exceptions import ConnectionError as SearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, OpenSearchException, RequestError
 
 from catsvdogs.aws import make_client
 from catsvdogs.config import DEFAULT_BACKUP_PREFIX, Settings, default_bucket_name
@@ -70,6 +71,17 @@ def _error_text(error: BaseException) -> str:
     return str(error).strip() or type(error).__name__
 
 
+def _search_error_text(error: BaseException) -> str:
+    """Describe a failed search server request in words, with what to check, instead of the client's exception text."""
+    if isinstance(error, ConnectionTimeout):
+        return f"no answer within {HTTP_TIMEOUT:g} s: the server is paused, overloaded or hung"
+    if isinstance(error, SearchConnectionError):
+        if "refused" in str(error).lower():
+            return "connection refused: the server is not running"
+        return f"connection failed: {_error_text(error)}"
+    return _error_text(error)
+
+
 def check_localstack(endpoint: str) -> Check:
     """Read LocalStack's /_localstack/health and check the services that the pipeline uses."""
     url = f"{endpoint.rstrip('/')}/_localstack/health"
@@ -116,7 +128,7 @@ def check_search(client: OpenSearch, url: str) -> Check:
     try:
         health = client.cluster.health()
     except (OpenSearchException, OSError) as error:
-        return Check(name, False, f"{url} did not answer: {_error_text(error)}")
+        return Check(name, False, f"{url} did not answer: {_search_error_text(error)}")
     cluster_status = health.get("status", "unknown")
     return Check(name, cluster_status in ("green", "yellow"), f"cluster {cluster_status} at {url}")
 
@@ -136,8 +148,17 @@ def read_documents(client: OpenSearch, contents: Contents) -> Check:
         if not client.indices.exists(index=contents.index):
             return Check("index", False, f"{contents.index} does not exist; run `catsvdogs provision`")
         response = client.search(index=index_pattern(contents.index), body=body)
-    except (OpenSearchException, OSError) as error:
+    except RequestError as error:
+        if "fielddata" in str(error):
+            return Check(
+                "index",
+                False,
+                f"{contents.index}: the category field is not a keyword field, so the index was created before the "
+                "index template; run `catsvdogs provision`, which names the fields and the fix",
+            )
         return Check("index", False, f"{contents.index}: {_error_text(error)}")
+    except (OpenSearchException, OSError) as error:
+        return Check("index", False, f"{contents.index}: {_search_error_text(error)}")
     aggregations = response["aggregations"]
     documents = {key: 0 for key in CATEGORY_KEYS}
     for bucket in aggregations["category"]["buckets"]:
