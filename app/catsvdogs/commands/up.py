@@ -343,8 +343,8 @@ def replay_then_wait(args: argparse.Namespace, supervisor: NativeSupervisor, fil
             report_error(problem)
         if problem is not None:
             report_error(
-                "the stack is stopped now, and its in-memory index and S3 backup go with it. The input files are "
-                "unchanged: run `catsvdogs up` again to replay them from the start."
+                "up now stops the other server too, and the stack's in-memory index and S3 backup go with it. The "
+                "input files are unchanged: run `catsvdogs up` again to replay them from the start."
             )
         return 1
     finally:
