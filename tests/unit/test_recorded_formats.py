@@ -593,3 +593,17 @@ def test_framing_detected() -> None:
     assert detect.detect_framing("[{") == detect.JSON_SEQUENCE
     assert detect.detect_framing("{") == detect.JSON_SEQUENCE
     assert detect.detect_framing('{"data": {}}') == detect.LINES
+
+
+def test_cut_off_gzip_keeps_its_format(tmp_path: Path) -> None:
+    lines = (FIXTURES / "stream_v2_minimal.jsonl").read_bytes() * 200
+    compressed = gzip.compress(lines)
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(compressed[: len(compressed) // 2])
+    report = FileReport(str(path))
+
+    items = list(read_file(path, None, report))
+
+    assert report.format == "x-v2-stream"
+    assert report.tweets > 0
+    assert "gzip data is corrupt or truncated" in items[-1].reason

@@ -171,6 +171,9 @@ def read_file(
             report.framing = detect.LINES
             yield from _read_json_lines(reader, line_filter)
     except UnreadableFile as error:
+        # A file cut off part way still has the format of the records read before the cut.
+        if reader.format is not None:
+            report.format = reader.format.name
         yield reader.reject(0, str(error).removeprefix(f"{path}: "))
         return
     if reader.format is not None:
