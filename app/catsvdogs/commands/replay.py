@@ -10,6 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
+from catsvdogs.commands.arguments import parse_number
 from catsvdogs.commands.inspect import add_format_arguments
 from catsvdogs.config import Settings, load_settings
 from catsvdogs.producer.backoff import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_OUTAGE, RetryPolicy
@@ -52,35 +53,32 @@ def parse_speed(value: str) -> float | None:
 
 def parse_queue_size(value: str) -> int:
     """Parse --queue-size: a whole number of records, at least 1."""
-    try:
-        size = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid queue size '{value}': use a whole number such as 10000") from None
-    if size < 1:
-        raise argparse.ArgumentTypeError(f"invalid queue size '{value}': it must be at least 1")
-    return size
+    return parse_number(
+        value, int, "queue size",
+        accepted=lambda size: size >= 1,
+        not_a_number="use a whole number such as 10000",
+        out_of_range="it must be at least 1",
+    )
 
 
 def parse_seconds(value: str) -> float:
     """Parse a number of seconds, 0 or more."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds '{value}': use a number such as 300") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise argparse.ArgumentTypeError(f"invalid number of seconds '{value}': it must be 0 or more")
-    return seconds
+    return parse_number(
+        value, float, "number of seconds",
+        accepted=lambda seconds: seconds >= 0,
+        not_a_number="use a number such as 300",
+        out_of_range="it must be 0 or more",
+    )
 
 
 def parse_attempts(value: str) -> int:
     """Parse --max-attempts: a whole number, at least 1."""
-    try:
-        attempts = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid number of attempts '{value}': use a whole number such as 8") from None
-    if attempts < 1:
-        raise argparse.ArgumentTypeError(f"invalid number of attempts '{value}': it must be at least 1")
-    return attempts
+    return parse_number(
+        value, int, "number of attempts",
+        accepted=lambda attempts: attempts >= 1,
+        not_a_number="use a whole number such as 8",
+        out_of_range="it must be at least 1",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -19,6 +18,7 @@ from opensearchpy.exceptions import OpenSearchException
 from rich.console import Console
 from rich.live import Live
 
+from catsvdogs.commands.arguments import parse_number
 from catsvdogs.config import load_settings
 from catsvdogs.monitor.figures import Figures, FiguresError, fetch_figures, index_pattern
 from catsvdogs.monitor.screen import render
@@ -29,13 +29,13 @@ DEFAULT_INTERVAL = 1.0
 
 
 def parse_interval(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid interval '{value}': use a number of seconds such as 1") from None
-    if not math.isfinite(seconds) or seconds < 0.1:
-        raise argparse.ArgumentTypeError(f"invalid interval '{value}': use at least 0.1 seconds")
-    return seconds
+    """Parse --interval: seconds between refreshes, at least 0.1."""
+    return parse_number(
+        value, float, "interval",
+        accepted=lambda seconds: seconds >= 0.1,
+        not_a_number="use a number of seconds such as 1",
+        out_of_range="use at least 0.1 seconds",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import math
 import os
 import signal
 import sys
@@ -24,6 +23,7 @@ from types import FrameType
 from typing import IO
 
 from catsvdogs.commands import stream
+from catsvdogs.commands.arguments import parse_number
 from catsvdogs.commands.live import LIVE_SOURCES
 from catsvdogs.commands.replay import ProgressBar, parse_speed
 from catsvdogs.config import load_settings
@@ -73,25 +73,22 @@ class UpError(RuntimeError):
     """`up` cannot start. The message explains why and what to do next."""
 
 
+PORT_HINT = "use a whole number from 1 to 65535, or 0 for a free port"
+
+
 def parse_port(value: str) -> int:
     """Parse a TCP port, 0 meaning any free port."""
-    try:
-        port = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid port '{value}': use a whole number from 1 to 65535, or 0 for a free port") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"invalid port '{value}': use a whole number from 1 to 65535, or 0 for a free port")
-    return port
+    return parse_number(value, int, "port", accepted=lambda port: 0 <= port <= 65535, not_a_number=PORT_HINT, out_of_range=PORT_HINT)
 
 
 def parse_timeout(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid timeout '{value}': use a number of seconds such as 90") from None
-    if not math.isfinite(seconds) or seconds <= 0:
-        raise argparse.ArgumentTypeError(f"invalid timeout '{value}': use a number of seconds greater than 0")
-    return seconds
+    """Parse a timeout in seconds, greater than 0."""
+    return parse_number(
+        value, float, "timeout",
+        accepted=lambda seconds: seconds > 0,
+        not_a_number="use a number of seconds such as 90",
+        out_of_range="use a number of seconds greater than 0",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
