@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -36,7 +36,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from catsvdogs.formats.jetstream import POST_COLLECTION, SOURCE_NAME, BadLine, event_key, parse_event, post_messages
 from catsvdogs.records import Origin, RejectedInput, SourceItem
-from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record
+from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record, reconnect_loop
 from catsvdogs.sources.recent_keys import RecentKeys
 from catsvdogs.sources.recorder import Recorder
 from catsvdogs.transform.category import Vocabulary
@@ -196,21 +196,12 @@ class JetstreamSource:
 
     def items(self) -> Iterator[SourceItem]:
         LOG.info("Bluesky Jetstream: %d endpoint(s), first %s", len(self.schedule.endpoints), self.schedule.endpoint)
-        delay: float | None = None
         try:
-            while not self.stop.is_set():
-                if delay is not None:
-                    self.stats.add("reconnects")
-                    if delay > 0:
-                        LOG.info("Reconnecting to Jetstream in %.1f s", delay)
-                        self.sleep(delay)
-                        if self.stop.is_set():
-                            break
-                delay = yield from self._connect_once()
+            yield from reconnect_loop(self._connect_once, stop=self.stop, sleep=self.sleep, stats=self.stats, name="Jetstream")
         finally:
             LOG.info("Bluesky Jetstream stopped: %s; last time_us %s", self.stats.describe(), self.last_time_us)
 
-    def _connect_once(self) -> Iterator[SourceItem]:
+    def _connect_once(self) -> Generator[SourceItem, None, float]:
         """Run one connection and return the wait before the next one."""
         endpoint = self.schedule.endpoint
         cursor = self.resume_cursor()

@@ -7,12 +7,12 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord
+from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, SourceItem
 from catsvdogs.transform.timestamps import format_timestamp
 
 LOG = logging.getLogger(__name__)
@@ -78,6 +78,31 @@ class LiveStats:
                 listed = ", ".join(f"{kind} x{count}" for kind, count in sorted(self.failures.items()))
                 parts.append(f"connection failures: {listed}")
         return ", ".join(parts)
+
+
+def reconnect_loop(
+    connect_once: Callable[[], Generator[SourceItem, None, float]],
+    *,
+    stop: threading.Event,
+    sleep: Sleep,
+    stats: LiveStats,
+    name: str,
+) -> Iterator[SourceItem]:
+    """Yield the items of one connection after another until ``stop`` is set.
+
+    Each connection returns the seconds to wait before the next one, and a
+    stop request during that wait ends the loop.
+    """
+    delay: float | None = None
+    while not stop.is_set():
+        if delay is not None:
+            stats.add("reconnects")
+            if delay > 0:
+                LOG.info("Reconnecting to %s in %.2f s", name, delay)
+                sleep(delay)
+                if stop.is_set():
+                    break
+        delay = yield from connect_once()
 
 
 class RateLimitedLog:

@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import requests
@@ -32,7 +32,7 @@ import urllib3
 
 from catsvdogs.formats.v2_stream import BadLine, parse_message
 from catsvdogs.records import Origin, RejectedInput, SourceItem
-from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record
+from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record, reconnect_loop
 from catsvdogs.sources.recent_keys import RecentKeys
 from catsvdogs.sources.recorder import Recorder
 from catsvdogs.sources.x_client import MAX_ERROR_BODY_BYTES, XApiClient, describe_http_error, redact, summarize_error_body
@@ -175,21 +175,12 @@ class XStream:
 
     def items(self) -> Iterator[SourceItem]:
         LOG.info("X filtered stream: connecting to %s", self.client.stream_url())
-        delay: float | None = None
         try:
-            while not self.stop.is_set():
-                if delay is not None:
-                    self.stats.add("reconnects")
-                    if delay > 0:
-                        LOG.info("Reconnecting to the X stream in %.2f s", delay)
-                        self.sleep(delay)
-                        if self.stop.is_set():
-                            break
-                delay = yield from self._connect_once()
+            yield from reconnect_loop(self._connect_once, stop=self.stop, sleep=self.sleep, stats=self.stats, name="the X stream")
         finally:
             LOG.info("X filtered stream stopped: %s", self.stats.describe())
 
-    def _connect_once(self) -> Iterator[SourceItem]:
+    def _connect_once(self) -> Generator[SourceItem, None, float]:
         """Run one connection and return the wait before the next one."""
         try:
             response = self.client.open_stream(
