@@ -17,11 +17,12 @@ def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     """Make glibc serve every allocation of ``threshold`` bytes or more with mmap, and return whether it took effect.
 
     glibc raises its mmap threshold each time a large block is freed, up to
-    32 MiB on 64-bit systems, so later large blocks come from the heap. The
-    replay's duplicate filter reallocates its hash table (4 MiB for 100,000
-    ids) again and again. On the heap a new table can leave a hole that is
-    never returned, and the producer's resident memory rose in 4 MiB steps on
-    a 1 GB file. With a fixed threshold each freed table goes back to the system.
+    32 MiB on 64-bit systems (mallopt(3)), so later large blocks come from
+    the heap. The replay's duplicate filter reallocates its hash table (4 MiB
+    for 100,000 ids) again and again. On the heap a new table can leave a
+    hole that is not returned to the system, and the producer's resident
+    memory rose in 4 MiB steps on a 1 GB file. With a fixed threshold each
+    freed table goes back to the system.
     Other C libraries are left alone, and False is returned for them.
     """
     if platform.libc_ver()[0] != "glibc":

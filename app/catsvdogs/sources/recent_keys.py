@@ -12,9 +12,9 @@ class RecentKeys:
     A set is used for membership tests and a deque keeps the order in which keys were
     first added. Adding a key that is already present changes nothing, so a key
     is forgotten ``capacity`` distinct keys after it was first added. An
-    OrderedDict did the same job, but its memory kept rising for a million
-    keys after it was full (37 to 51 MiB for 100,000 integer keys); the set
-    and deque stay at about 13 MiB once full. See docs/benchmarks.md, run D.
+    OrderedDict did the same job, but its memory kept rising after it was
+    full: from 37 to 51 MiB for 100,000 integer keys over a million more adds.
+    The set and deque stay at about 13 MiB once full (docs/benchmarks.md, run D).
     """
 
     def __init__(self, capacity: int) -> None:
