@@ -18,7 +18,8 @@ import pytest
 import catsvdogs
 from catsvdogs.cli import build_parser, main
 from catsvdogs.commands.dashboards import positive_seconds
-from catsvdogs.commands.replay import parse_queue_size, parse_speed
+from catsvdogs.commands.arguments import parse_queue_size
+from catsvdogs.commands.replay import parse_speed
 from catsvdogs.config import ENVIRONMENT_VARIABLES
 
 CLI = Path(sys.executable).with_name("catsvdogs")

@@ -7,6 +7,8 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
+from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE
+
 Number = TypeVar("Number", int, float)
 
 
@@ -32,3 +34,34 @@ def parse_number(
     if (isinstance(number, float) and not math.isfinite(number)) or not accepted(number):
         raise argparse.ArgumentTypeError(f"invalid {name} '{value}': {out_of_range}")
     return number
+
+
+def parse_queue_size(value: str) -> int:
+    """Parse --queue-size: a whole number of records, at least 1."""
+    return parse_number(
+        value, int, "queue size",
+        accepted=lambda size: size >= 1,
+        not_a_number="use a whole number such as 10000",
+        out_of_range="it must be at least 1",
+    )
+
+
+def add_producer_arguments(parser: argparse.ArgumentParser, reader: str) -> None:
+    """Add the producer options that replay and stream share: --queue-size and --log-interval.
+
+    ``reader`` names what fills the queue in the help, such as "file reader".
+    """
+    parser.add_argument(
+        "--queue-size",
+        type=parse_queue_size,
+        default=DEFAULT_QUEUE_SIZE,
+        metavar="RECORDS",
+        help=f"maximum records held between the {reader} and the sender (default: {DEFAULT_QUEUE_SIZE})",
+    )
+    parser.add_argument(
+        "--log-interval",
+        type=float,
+        default=DEFAULT_LOG_INTERVAL,
+        metavar="SECONDS",
+        help=f"seconds between progress log lines; 0 turns them off (default: {DEFAULT_LOG_INTERVAL:g})",
+    )

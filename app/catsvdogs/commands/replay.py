@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from catsvdogs.commands.arguments import parse_number
+from catsvdogs.commands.arguments import add_producer_arguments, parse_number
 from catsvdogs.commands.inspect import add_format_arguments
 from catsvdogs.config import Settings, load_settings
 from catsvdogs.producer.backoff import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_OUTAGE, RetryPolicy
@@ -22,7 +22,7 @@ from catsvdogs.producer.checkpoint import (
 )
 from catsvdogs.producer.counters import Counters, Summary, format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError, StreamLostError
-from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
+from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.sources.replay import ReplayOptions, new_run_id, replay
 
 LOG = logging.getLogger(__name__)
@@ -49,16 +49,6 @@ def parse_speed(value: str) -> float | None:
     if speed <= 0:
         raise argparse.ArgumentTypeError(f"invalid speed '{value}': it must be greater than 0")
     return speed
-
-
-def parse_queue_size(value: str) -> int:
-    """Parse --queue-size: a whole number of records, at least 1."""
-    return parse_number(
-        value, int, "queue size",
-        accepted=lambda size: size >= 1,
-        not_a_number="use a whole number such as 10000",
-        out_of_range="it must be at least 1",
-    )
 
 
 def parse_seconds(value: str) -> float:
@@ -111,20 +101,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep the recorded created_at times instead of shifting them so the first tweet is now",
     )
-    parser.add_argument(
-        "--queue-size",
-        type=parse_queue_size,
-        default=DEFAULT_QUEUE_SIZE,
-        metavar="RECORDS",
-        help=f"maximum records held between the file reader and the sender (default: {DEFAULT_QUEUE_SIZE})",
-    )
-    parser.add_argument(
-        "--log-interval",
-        type=float,
-        default=DEFAULT_LOG_INTERVAL,
-        metavar="SECONDS",
-        help=f"seconds between progress log lines; 0 turns them off (default: {DEFAULT_LOG_INTERVAL:g})",
-    )
+    add_producer_arguments(parser, "file reader")
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bar, even on a terminal (log lines only)"
     )

@@ -9,10 +9,11 @@ import threading
 from pathlib import Path
 
 from catsvdogs.commands import live
+from catsvdogs.commands.arguments import add_producer_arguments
 from catsvdogs.config import load_settings
 from catsvdogs.producer.counters import format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError
-from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE, install_stop_signals, run_producer
+from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.sources.x_stream import XStreamError
 
 LOG = logging.getLogger(__name__)
@@ -38,20 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="also write every message received to FILE, one a line (gzip if FILE ends in .gz); "
         "`catsvdogs replay --keep-timestamps FILE` sends the same posts again",
     )
-    parser.add_argument(
-        "--queue-size",
-        type=int,
-        default=DEFAULT_QUEUE_SIZE,
-        metavar="RECORDS",
-        help=f"maximum records held between the stream reader and the sender (default: {DEFAULT_QUEUE_SIZE})",
-    )
-    parser.add_argument(
-        "--log-interval",
-        type=float,
-        default=DEFAULT_LOG_INTERVAL,
-        metavar="SECONDS",
-        help=f"seconds between progress log lines; 0 turns them off (default: {DEFAULT_LOG_INTERVAL:g})",
-    )
+    add_producer_arguments(parser, "stream reader")
     parser.set_defaults(run=run)
 
 
