@@ -27,28 +27,12 @@ import pytest
 
 from catsvdogs.native.state import STATE_FILE_NAME, group_members, is_running, port_is_free
 from tests.conftest import CLI, REPLAY_DATA
+from tests.expected_counts import expected_category
 
 SUBSET_SIZE = 300
-CAT_WORDS = {"cat", "cats", "kitty", "kitten"}
-DOG_WORDS = {"dog", "dogs", "doggo", "doggy", "puppy"}
 ANIMALS = ("cat", "dog", "both")
 UP_READY_TIMEOUT = 150.0
 DOWN_TIMEOUT = 90.0
-
-
-def expected_category(message: dict) -> str:
-    """Categorise a stream message independently of the transform: hashtags and rule tags against the vocabulary."""
-    hashtags = {tag["tag"].lower() for tag in message["data"].get("entities", {}).get("hashtags", [])}
-    rule_tags = {(rule.get("tag") or "").lower() for rule in message.get("matching_rules", [])}
-    words = hashtags | rule_tags
-    is_cat, is_dog = bool(words & CAT_WORDS), bool(words & DOG_WORDS)
-    if is_cat and is_dog:
-        return "both"
-    if is_cat:
-        return "cat"
-    if is_dog:
-        return "dog"
-    return "none"
 
 
 def engagement(message: dict) -> int:
