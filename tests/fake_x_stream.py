@@ -61,9 +61,9 @@ def stall(seconds: float) -> Step:
     return Step("stall", seconds)
 
 
-def end() -> Step:
-    """End the response cleanly with the last chunk."""
-    return Step("end")
+def end(keep_open: bool = False) -> Step:
+    """End the response cleanly with the last chunk; close the connection unless ``keep_open``."""
+    return Step("end", keep_open)
 
 
 def tweet(tweet_id: str, text: str = "a post #cats", *, tags: tuple[str, ...] = ("cats",), rules: list | None = None) -> dict:
@@ -230,7 +230,7 @@ class FakeXServer:
     def _stream(self, handler: BaseHTTPRequestHandler, query: str) -> None:
         with self._lock:
             script = self.scripts.popleft() if self.scripts else []
-            self.stream_requests.append({"query": query, "time": time.monotonic()})
+            self.stream_requests.append({"query": query, "time": time.monotonic(), "client": handler.client_address})
         if script and script[0].kind == "status":
             step = script[0]
             self._send_json(handler, step.status, step.payload, step.headers)
@@ -262,7 +262,7 @@ class FakeXServer:
         elif step.kind == "end":
             handler.wfile.write(b"0\r\n\r\n")
             handler.wfile.flush()
-            handler.close_connection = True
+            handler.close_connection = not step.payload
             return False
         elif step.kind == "cut":
             data = encode(step.payload) + b"\r\n"

@@ -186,6 +186,20 @@ def test_error_only_message_counted_and_rejected(server):
     assert sleep.waits == []
 
 
+def test_new_connection_after_clean_end(server):
+    # A connection returned to the pool may be closed by the server just as
+    # the next request goes out on it, which fails with no response.
+    server.scripts.extend([[line(tweet("1")), end(keep_open=True)], [line(tweet("2"))]])
+    source, sleep, stop = open_stream(server)
+
+    run = run_until_ids(source, stop, 2)
+
+    assert run.ids == ["1", "2"]
+    first, second = (request["client"] for request in server.stream_requests[:2])
+    assert first != second
+    assert sleep.waits == []
+
+
 def test_matching_rules_without_tag_accepted(server):
     untagged = tweet("1", rules=[{"id": 1}, {"id": "2", "tag": None}])
     server.scripts.append([line(untagged)])

@@ -198,7 +198,13 @@ class XApiClient(tweepy.StreamingClient):
             raise XApiError(f"the X API sent a response that is not the expected JSON: {type(error).__name__}") from None
 
     def open_stream(self, params: Mapping[str, str], *, connect_timeout: float, stall_timeout: float) -> requests.Response:
-        """Open one filtered-stream connection; ``stall_timeout`` is the longest wait for the next bytes."""
+        """Open one filtered-stream connection; ``stall_timeout`` is the longest wait for the next bytes.
+
+        The connection is always a new one. A stream that ended with its last
+        chunk goes back to requests' pool even though the server closes it
+        next, and a request sent on it fails with no response.
+        """
+        self.session.close()
         return self.session.get(
             self.stream_url(),
             params=dict(params),
