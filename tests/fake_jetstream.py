@@ -32,13 +32,15 @@ class Script:
     ``cut`` (send half of the next frame and drop the TCP connection),
     ``drop`` (drop the TCP connection between frames). ``reject`` rejects the
     handshake with that HTTP status instead. ``ignore_cursor`` replays from the
-    start of the log whatever cursor the client sent.
+    start of the log whatever cursor the client sent. ``interval`` is the pause
+    in seconds before each event, as on a live stream.
     """
 
     send: int | None = None
     then: str = "hold"
     reject: int | None = None
     ignore_cursor: bool = False
+    interval: float = 0.0
 
 
 def post(did: str, rkey: str, time_us: int, text: str, *, tags: tuple[str, ...] = (), extra_tags: tuple[str, ...] = (), langs: tuple[str, ...] = ("en",), created_at: str = "2026-01-02T03:04:05.678Z") -> dict[str, Any]:
@@ -152,6 +154,8 @@ class FakeJetstream:
             self.sent.append(sent)
         try:
             for event in pending[:count]:
+                if script.interval and self._stopping.wait(script.interval):
+                    return
                 connection.send(event if isinstance(event, str) else json.dumps(event))
                 sent.append(event)
             if script.then == "close":

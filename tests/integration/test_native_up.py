@@ -28,6 +28,7 @@ import pytest
 from catsvdogs.native.state import STATE_FILE_NAME, group_members, is_running, port_is_free
 from tests.conftest import CLI, REPLAY_DATA
 from tests.expected_counts import expected_category
+from tests.fake_jetstream import FakeJetstream, Script, post
 
 SUBSET_SIZE = 300
 ANIMALS = ("cat", "dog", "both")
@@ -263,6 +264,37 @@ def test_search_server_death_stops_replay(shell: UserShell, subset: tuple[Path, 
     assert "pending:" in output
     assert "run `catsvdogs up` again to replay them from the start" in output
     assert "Stopped everything that catsvdogs up started" in output
+    assert_nothing_left(state, shell.state_dir)
+
+
+def test_search_server_death_stops_stream(shell: UserShell, stopper: list, tmp_path: Path) -> None:
+    # One cat post every 0.05 s for a minute: the stream is still sending when the server dies.
+    events = [
+        post("did:plc:up", f"3u{index:04d}", 1_767_323_045_000_000 + index, f"post {index} #cats", tags=("cats",))
+        for index in range(1200)
+    ]
+    log = tmp_path / "up.log"
+    with FakeJetstream(events) as server:
+        server.scripts.append(Script(interval=0.05))
+        shell.environment["BLUESKY_JETSTREAM_URLS"] = server.url
+        up = shell.start_up("--source", "bluesky", log=log)
+        stopper.append(up)
+        state = wait_for_stage(shell, up, log, {"streaming"})
+        deadline = time.monotonic() + 30
+        while sum(map(len, server.sent)) < 40 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        search = state["components"]["search server"]
+
+        os.kill(search["pid"], signal.SIGKILL)
+
+        assert up.wait(timeout=DOWN_TIMEOUT) == 1, output_of(log)
+        still_to_send = len(events) - sum(map(len, server.sent))
+    output = output_of(log)
+    assert f"search server (process {search['pid']}) stopped by itself; see " in output
+    assert "pending:" in output
+    assert "Run `catsvdogs up` again to start a new stack" in output
+    assert "Stopped everything that catsvdogs up started" in output
+    assert still_to_send > 0
     assert_nothing_left(state, shell.state_dir)
 
 

@@ -13,7 +13,7 @@ from catsvdogs.commands.arguments import add_producer_arguments
 from catsvdogs.config import load_settings
 from catsvdogs.producer.counters import format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError
-from catsvdogs.producer.pipeline import install_stop_signals, run_producer
+from catsvdogs.producer.pipeline import HealthCheck, install_stop_signals, run_producer
 from catsvdogs.sources.x_stream import XStreamError
 
 LOG = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, health_check: HealthCheck | None = None) -> int:
+    """Stream until the duration ends, a stop signal or an error; ``health_check`` runs before each batch, as in run_producer."""
     settings = load_settings()
     live.quiet_websockets_logs()
     stop = threading.Event()
@@ -63,9 +64,12 @@ def run(args: argparse.Namespace) -> int:
             queue_size=args.queue_size,
             log_interval=args.log_interval,
             stop=stop,
+            health_check=health_check,
         )
     except (ProducerError, XStreamError) as error:
         print(f"catsvdogs stream: {error}", file=sys.stderr)
+        if isinstance(error, ProducerError) and error.summary is not None:
+            print(format_summary(error.summary, stream_name=settings.stream_name))
         return 1
     finally:
         stop.set()

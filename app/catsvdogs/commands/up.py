@@ -383,8 +383,13 @@ def stream_live(source: str, supervisor: NativeSupervisor) -> int:
     """Run `catsvdogs stream` in this process until a stop signal or an error, and return its exit status."""
     report(f"Streaming live posts from {source}, as `catsvdogs stream --source {source}` does. Ctrl-C stops everything.")
     supervisor.set_stage("streaming")
-    status = int(stream.run(live_source_arguments(source)))
+    status = int(stream.run(live_source_arguments(source), health_check=lambda: describe_failure(supervisor)))
     supervisor.set_stage("stream stopped")
+    if describe_failure(supervisor) is not None:
+        report_error(
+            "up now stops the other server too, and the stack's in-memory index and S3 backup go with it. "
+            "Run `catsvdogs up` again to start a new stack."
+        )
     return status
 
 
