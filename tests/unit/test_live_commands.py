@@ -97,6 +97,30 @@ def test_record_refuses_existing_file(tmp_path: Path):
     assert path.read_text(encoding="utf-8") == "keep\n"
 
 
+def test_stream_max_outage_ends_stream():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    events = [post("did:plc:a", f"r{index}", 1_000_000 + index, f"#cats {index}", tags=("cats",)) for index in range(3)]
+    with FakeJetstream(events) as server:
+        started = time.monotonic()
+        # No --duration: only the outage budget ends this stream.
+        result = run_cli(
+            "stream", "--source", "bluesky", "--max-outage", "1", "--log-interval", "0",
+            BLUESKY_JETSTREAM_URLS=server.url,
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port}",
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 1, result.stderr
+    assert "the maximum outage of 1 s" in result.stderr
+    assert "pending:  3" in result.stdout
+    assert elapsed < 30, f"stream took {elapsed:.1f} s to stop"
+
+
 def test_stream_stops_during_firehose_outage():
     # A port that nothing listens on: every Firehose call is refused, as while LocalStack is down.
     with socket.socket() as probe:

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
+from catsvdogs.producer.backoff import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_OUTAGE
 from catsvdogs.producer.pipeline import DEFAULT_LOG_INTERVAL, DEFAULT_QUEUE_SIZE
 
 Number = TypeVar("Number", int, float)
@@ -46,8 +47,28 @@ def parse_queue_size(value: str) -> int:
     )
 
 
+def parse_seconds(value: str) -> float:
+    """Parse a number of seconds, 0 or more."""
+    return parse_number(
+        value, float, "number of seconds",
+        accepted=lambda seconds: seconds >= 0,
+        not_a_number="use a number such as 300",
+        out_of_range="it must be 0 or more",
+    )
+
+
+def parse_attempts(value: str) -> int:
+    """Parse --max-attempts: a whole number, at least 1."""
+    return parse_number(
+        value, int, "number of attempts",
+        accepted=lambda attempts: attempts >= 1,
+        not_a_number="use a whole number such as 8",
+        out_of_range="it must be at least 1",
+    )
+
+
 def add_producer_arguments(parser: argparse.ArgumentParser, reader: str) -> None:
-    """Add the producer options that replay and stream share: --queue-size and --log-interval.
+    """Add the producer options that replay and stream share: queue size, log interval, outage budget and attempts.
 
     ``reader`` names what fills the queue in the help, such as "file reader".
     """
@@ -64,4 +85,20 @@ def add_producer_arguments(parser: argparse.ArgumentParser, reader: str) -> None
         default=DEFAULT_LOG_INTERVAL,
         metavar="SECONDS",
         help=f"seconds between progress log lines; 0 turns them off (default: {DEFAULT_LOG_INTERVAL:g})",
+    )
+    parser.add_argument(
+        "--max-outage",
+        type=parse_seconds,
+        default=DEFAULT_MAX_OUTAGE,
+        metavar="SECONDS",
+        help="while Firehose refuses connections (LocalStack stopped, say), keep the batch and retry for up to this "
+        f"many seconds, then stop with the records not sent reported as pending (default: {DEFAULT_MAX_OUTAGE:g})",
+    )
+    parser.add_argument(
+        "--max-attempts",
+        type=parse_attempts,
+        default=DEFAULT_MAX_ATTEMPTS,
+        metavar="N",
+        help="calls per batch for errors that Firehose returns; records still failing are reported as rejected "
+        f"(default: {DEFAULT_MAX_ATTEMPTS})",
     )

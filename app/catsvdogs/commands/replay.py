@@ -13,7 +13,7 @@ from pathlib import Path
 from catsvdogs.commands.arguments import add_producer_arguments, parse_number
 from catsvdogs.commands.inspect import add_format_arguments
 from catsvdogs.config import Settings, load_settings
-from catsvdogs.producer.backoff import DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_OUTAGE, RetryPolicy
+from catsvdogs.producer.backoff import RetryPolicy
 from catsvdogs.producer.checkpoint import (
     CheckpointError,
     CheckpointTracker,
@@ -49,26 +49,6 @@ def parse_speed(value: str) -> float | None:
     if speed <= 0:
         raise argparse.ArgumentTypeError(f"invalid speed '{value}': it must be greater than 0")
     return speed
-
-
-def parse_seconds(value: str) -> float:
-    """Parse a number of seconds, 0 or more."""
-    return parse_number(
-        value, float, "number of seconds",
-        accepted=lambda seconds: seconds >= 0,
-        not_a_number="use a number such as 300",
-        out_of_range="it must be 0 or more",
-    )
-
-
-def parse_attempts(value: str) -> int:
-    """Parse --max-attempts: a whole number, at least 1."""
-    return parse_number(
-        value, int, "number of attempts",
-        accepted=lambda attempts: attempts >= 1,
-        not_a_number="use a whole number such as 8",
-        out_of_range="it must be at least 1",
-    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -124,22 +104,6 @@ def add_recovery_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="checkpoint file, written after each batch (default: $XDG_STATE_HOME/catsvdogs/checkpoints/HASH.json, "
         "or ~/.local/state/... when XDG_STATE_HOME is unset; HASH stands for the files and the stream)",
-    )
-    parser.add_argument(
-        "--max-outage",
-        type=parse_seconds,
-        default=DEFAULT_MAX_OUTAGE,
-        metavar="SECONDS",
-        help="while Firehose refuses connections (LocalStack stopped, say), keep the batch and retry for up to this "
-        f"many seconds, then stop with the records not sent reported as pending (default: {DEFAULT_MAX_OUTAGE:g})",
-    )
-    parser.add_argument(
-        "--max-attempts",
-        type=parse_attempts,
-        default=DEFAULT_MAX_ATTEMPTS,
-        metavar="N",
-        help="calls per batch for errors that Firehose returns; records still failing are reported as rejected "
-        f"(default: {DEFAULT_MAX_ATTEMPTS})",
     )
     parser.add_argument(
         "--reprovision",

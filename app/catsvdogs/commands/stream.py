@@ -11,6 +11,7 @@ from pathlib import Path
 from catsvdogs.commands import live
 from catsvdogs.commands.arguments import add_producer_arguments
 from catsvdogs.config import load_settings
+from catsvdogs.producer.backoff import RetryPolicy
 from catsvdogs.producer.counters import format_summary
 from catsvdogs.producer.firehose import FirehoseSender, ProducerError
 from catsvdogs.producer.pipeline import HealthCheck, install_stop_signals, run_producer
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace, health_check: HealthCheck | None = None) -> in
     try:
         summary = run_producer(
             source.items(),
-            FirehoseSender.from_settings(settings, stop=stop),
+            FirehoseSender.from_settings(
+                settings, policy=RetryPolicy(max_attempts=args.max_attempts), max_outage=args.max_outage, stop=stop
+            ),
             queue_size=args.queue_size,
             log_interval=args.log_interval,
             stop=stop,
