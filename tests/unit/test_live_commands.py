@@ -97,31 +97,8 @@ def test_record_refuses_existing_file(tmp_path: Path):
     assert path.read_text(encoding="utf-8") == "keep\n"
 
 
-def test_stream_max_outage_ends_stream():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    events = [post("did:plc:a", f"r{index}", 1_000_000 + index, f"#cats {index}", tags=("cats",)) for index in range(3)]
-    with FakeJetstream(events) as server:
-        started = time.monotonic()
-        # No --duration: only the outage budget ends this stream.
-        result = run_cli(
-            "stream", "--source", "bluesky", "--max-outage", "1", "--log-interval", "0",
-            BLUESKY_JETSTREAM_URLS=server.url,
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port}",
-            AWS_ACCESS_KEY_ID="test",
-            AWS_SECRET_ACCESS_KEY="test",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-    elapsed = time.monotonic() - started
-
-    assert result.returncode == 1, result.stderr
-    assert "the maximum outage of 1 s" in result.stderr
-    assert "pending:  3" in result.stdout
-    assert elapsed < 30, f"stream took {elapsed:.1f} s to stop"
-
-
-def test_stream_stops_during_firehose_outage():
+def stream_during_outage(*options: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `stream --source bluesky` on three cat posts with Firehose unreachable; return the result and its seconds."""
     # A port that nothing listens on: every Firehose call is refused, as while LocalStack is down.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -130,14 +107,28 @@ def test_stream_stops_during_firehose_outage():
     with FakeJetstream(events) as server:
         started = time.monotonic()
         result = run_cli(
-            "stream", "--source", "bluesky", "--duration", "2",
+            "stream", "--source", "bluesky", *options,
             BLUESKY_JETSTREAM_URLS=server.url,
             AWS_ENDPOINT_URL=f"http://127.0.0.1:{closed_port}",
             AWS_ACCESS_KEY_ID="test",
             AWS_SECRET_ACCESS_KEY="test",
             AWS_DEFAULT_REGION="us-east-1",
         )
-    elapsed = time.monotonic() - started
+    return result, time.monotonic() - started
+
+
+def test_stream_max_outage_ends_stream():
+    # No --duration: only the outage budget ends this stream.
+    result, elapsed = stream_during_outage("--max-outage", "1", "--log-interval", "0")
+
+    assert result.returncode == 1, result.stderr
+    assert "the maximum outage of 1 s" in result.stderr
+    assert "pending:  3" in result.stdout
+    assert elapsed < 30, f"stream took {elapsed:.1f} s to stop"
+
+
+def test_stream_stops_during_firehose_outage():
+    result, elapsed = stream_during_outage("--duration", "2")
 
     assert result.returncode == 1, result.stderr
     assert "catsvdogs stream:" in result.stderr
