@@ -27,6 +27,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tests.unique_names import unique_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 RECORDING = ROOT / "replay_data" / "cats_v_dogs.jsonl.gz"
 VENV_PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -113,32 +115,6 @@ class Context:
         return self.deployment
 
 
-def unique_environment(stack: Any, prefix: str = "bench") -> dict[str, str]:
-    """Return the environment of one deployment with unique names, since LocalStack's S3 storage is shared machine-wide."""
-    suffix = uuid.uuid4().hex[:8]
-    environment = dict(os.environ)
-    environment.update(stack.client_environment())
-    environment.update(
-        {
-            # LocalStack accepts any credentials; these dummy values only satisfy boto3's credential chain.
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "CATSVDOGS_STACK": f"{prefix}-{suffix}",
-            "CATSVDOGS_BUCKET": f"{prefix}-backup-{suffix}",
-            "CATSVDOGS_ARTIFACT_BUCKET": f"{prefix}-artifacts-{suffix}",
-            "CATSVDOGS_STREAM": f"{prefix}-tweets-{suffix}",
-            "CATSVDOGS_FUNCTION": f"{prefix}-transform-{suffix}",
-            "CATSVDOGS_DOMAIN": f"{prefix}-{suffix}",
-            "CATSVDOGS_INDEX": f"{prefix}-tweets-{suffix}",
-            # Replay checkpoints go to the run's work folder, which is removed afterwards.
-            "XDG_STATE_HOME": str(stack.workdir / "state"),
-        }
-    )
-    environment.pop("AWS_PROFILE", None)
-    return environment
-
-
 @contextlib.contextmanager
 def open_context(need_stack: bool, keep_workdir: bool = False) -> Iterator[Context]:
     """Create a temporary work folder and, if ``need_stack``, start a NativeStack in it and provision a deployment.
@@ -160,7 +136,7 @@ def open_context(need_stack: bool, keep_workdir: bool = False) -> Iterator[Conte
         try:
             stack.start()
             LOG.info("Native stack started in %.1f s", time.monotonic() - started)
-            deployment = Deployment(unique_environment(stack))
+            deployment = Deployment(unique_environment(stack, "bench"))
             provisioned = time.monotonic()
             deployment.run_cli("provision")
             LOG.info("Provisioned stream %s in %.1f s", deployment.stream, time.monotonic() - provisioned)

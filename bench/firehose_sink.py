@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import http.server
 import json
-import socket
 import threading
-from typing import Any
 
-PUT_RECORD_BATCH_TARGET = "Firehose_20150804.PutRecordBatch"
+from tests.fake_firehose import PUT_RECORD_BATCH_TARGET, NoDelayHTTPServer
 
 
 class FirehoseSink:
@@ -56,15 +54,8 @@ class FirehoseSink:
         return response
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(NoDelayHTTPServer):
     sink: FirehoseSink
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        # Without TCP_NODELAY each response waits about 40 ms for the client's delayed ACK.
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection, address
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

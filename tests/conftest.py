@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +12,7 @@ import pytest
 
 from catsvdogs.config import Settings, load_settings
 from catsvdogs.native.servers import NativeStack
+from tests.unique_names import unique_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -56,32 +55,6 @@ def native_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NativeSta
         yield stack
     finally:
         stack.stop()
-
-
-def unique_environment(stack: NativeStack, prefix: str) -> dict[str, str]:
-    """Environment for one deployment; names are unique because LocalStack's S3 storage is shared machine-wide."""
-    suffix = uuid.uuid4().hex[:8]
-    environment = dict(os.environ)
-    environment.update(stack.client_environment())
-    environment.update(
-        {
-            # LocalStack accepts any credentials; these dummy values only satisfy boto3's credential chain.
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": "us-east-1",
-            "CATSVDOGS_STACK": f"{prefix}-{suffix}",
-            "CATSVDOGS_BUCKET": f"{prefix}-backup-{suffix}",
-            "CATSVDOGS_ARTIFACT_BUCKET": f"{prefix}-artifacts-{suffix}",
-            "CATSVDOGS_STREAM": f"{prefix}-tweets-{suffix}",
-            "CATSVDOGS_FUNCTION": f"{prefix}-transform-{suffix}",
-            "CATSVDOGS_DOMAIN": f"{prefix}-{suffix}",
-            "CATSVDOGS_INDEX": f"{prefix}-tweets-{suffix}",
-            # Replay checkpoints go to the stack's folder, not to the user's ~/.local/state.
-            "XDG_STATE_HOME": str(stack.workdir / "state"),
-        }
-    )
-    environment.pop("AWS_PROFILE", None)
-    return environment
 
 
 def provision(stack: NativeStack, prefix: str) -> Deployment:

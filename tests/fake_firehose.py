@@ -166,9 +166,10 @@ class FakeFirehose:
         return {"FailedPutCount": failed, "Encrypted": False, "RequestResponses": responses}
 
 
-class _Server(http.server.ThreadingHTTPServer):
+class NoDelayHTTPServer(http.server.ThreadingHTTPServer):
+    """A threading HTTP server whose connections send each write at once; the benchmarks' Firehose sink uses it too."""
+
     daemon_threads = True
-    fake: FakeFirehose
 
     def get_request(self) -> tuple[socket.socket, Any]:
         connection, address = super().get_request()
@@ -176,6 +177,10 @@ class _Server(http.server.ThreadingHTTPServer):
         # client's delayed ACK (Nagle's algorithm), and each response stalls about 40 ms.
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address
+
+
+class _Server(NoDelayHTTPServer):
+    fake: FakeFirehose
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
