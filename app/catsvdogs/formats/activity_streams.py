@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from catsvdogs.formats.model import BadRecord, matching_rules, message, public_metrics, require_text, user, v1_hashtags
+from catsvdogs.formats.model import (
+    BadRecord,
+    add_optional_fields,
+    matching_rules,
+    message,
+    public_metrics,
+    require_text,
+    user,
+)
 
 FORMAT_NAME = "activity-streams"
 DESCRIPTION = "Gnip activity streams, one activity per line"
@@ -57,16 +65,7 @@ def activity_data(activity: dict[str, Any]) -> dict[str, Any]:
     if isinstance(activity.get("twitter_lang"), str):
         data["lang"] = activity["twitter_lang"]
     data["public_metrics"] = public_metrics(activity.get("retweetCount"), None, activity.get("favoritesCount"), None)
-    hashtags = v1_hashtags(entities)
-    if hashtags:
-        data["entities"] = {"hashtags": hashtags}
-
-    referenced = _referenced_tweets(activity)
-    if referenced:
-        data["referenced_tweets"] = referenced
-    edit_history = activity.get("edit_history")
-    if isinstance(edit_history, dict) and isinstance(edit_history.get("edit_tweet_ids"), list):
-        data["edit_history_tweet_ids"] = [str(edit_id) for edit_id in edit_history["edit_tweet_ids"]]
+    add_optional_fields(data, entities, _referenced_tweets(activity), activity.get("edit_history"))
     return data
 
 

@@ -111,6 +111,23 @@ def v1_hashtags(entities: Any) -> list[dict[str, Any]]:
     return converted
 
 
+def add_optional_fields(
+    data: dict[str, Any], entities: Any, referenced: list[dict[str, str]], edit_history: Any
+) -> None:
+    """Add to v2 ``data`` the hashtags of v1.1 ``entities``, the ``referenced`` tweets and the ids of an ``edit_history``.
+
+    The v1.1 and activity-streams formats carry hashtags and edit history in
+    the same shape, and each field is left out when the tweet has none.
+    """
+    hashtags = v1_hashtags(entities)
+    if hashtags:
+        data["entities"] = {"hashtags": hashtags}
+    if referenced:
+        data["referenced_tweets"] = referenced
+    if isinstance(edit_history, dict) and isinstance(edit_history.get("edit_tweet_ids"), list):
+        data["edit_history_tweet_ids"] = [str(edit_id) for edit_id in edit_history["edit_tweet_ids"]]
+
+
 def user(user_id: str | None, username: Any, name: Any) -> dict[str, Any] | None:
     """Build an ``includes.users`` entry, or None without an id."""
     if not user_id:

@@ -14,13 +14,13 @@ from typing import Any
 
 from catsvdogs.formats.model import (
     BadRecord,
+    add_optional_fields,
     matching_rules,
     message,
     public_metrics,
     require_id,
     require_text,
     user,
-    v1_hashtags,
     v1_timestamp_to_iso,
 )
 
@@ -76,16 +76,7 @@ def tweet_data(status: dict[str, Any], *, what: str = "'id_str'") -> dict[str, A
     data["public_metrics"] = public_metrics(
         status.get("retweet_count"), status.get("reply_count"), status.get("favorite_count"), status.get("quote_count")
     )
-    hashtags = v1_hashtags(entities)
-    if hashtags:
-        data["entities"] = {"hashtags": hashtags}
-
-    referenced = _referenced_tweets(status)
-    if referenced:
-        data["referenced_tweets"] = referenced
-    edit_history = status.get("edit_history")
-    if isinstance(edit_history, dict) and isinstance(edit_history.get("edit_tweet_ids"), list):
-        data["edit_history_tweet_ids"] = [str(edit_id) for edit_id in edit_history["edit_tweet_ids"]]
+    add_optional_fields(data, entities, _referenced_tweets(status), status.get("edit_history"))
     return data
 
 
