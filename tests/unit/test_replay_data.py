@@ -1,8 +1,9 @@
 """Checks of the bundled synthetic recording in replay_data/ and of its generator.
 
-The categoriser here is written independently of replay_data/generate.py: it
-reads only the hashtag entities and rule tags of each message, the way the
-pipeline does, and its result must match the generator's sidecar counts.
+The categoriser of tests/expected_counts.py is written independently of
+replay_data/generate.py and of the transform: it reads only the hashtag
+entities and rule tags of each message, and its result must match the
+generator's sidecar counts.
 """
 
 from __future__ import annotations
@@ -19,30 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.expected_counts import CAT_WORDS, DOG_WORDS, expected_category
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = REPO_ROOT / "replay_data" / "generate.py"
 RECORDING = REPO_ROOT / "replay_data" / "cats_v_dogs.jsonl.gz"
 COUNTS = REPO_ROOT / "replay_data" / "cats_v_dogs.counts.json"
 
-CAT_WORDS = frozenset({"cat", "cats", "kitty", "kitten"})
-DOG_WORDS = frozenset({"dog", "dogs", "doggo", "doggy", "puppy"})
 CREATED_AT_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000Z$")
 PUBLIC_METRICS_KEYS = ["retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count", "impression_count"]
-
-
-def categorise(message: dict) -> str:
-    """Return cat, dog, both or none from the hashtags and rule tags, ignoring case."""
-    words = {hashtag["tag"].lower() for hashtag in message["data"].get("entities", {}).get("hashtags", [])}
-    words |= {rule["tag"].lower() for rule in message["matching_rules"] if rule["tag"] is not None}
-    is_cat = bool(words & CAT_WORDS)
-    is_dog = bool(words & DOG_WORDS)
-    if is_cat and is_dog:
-        return "both"
-    if is_cat:
-        return "cat"
-    if is_dog:
-        return "dog"
-    return "none"
 
 
 def parse_created_at(value: str) -> datetime:
@@ -129,14 +115,14 @@ def test_recording_line_count(messages: list[dict], counts: dict) -> None:
 
 
 def test_sidecar_counts_match_recount(messages: list[dict], counts: dict) -> None:
-    recount = Counter(categorise(message) for message in messages)
+    recount = Counter(expected_category(message) for message in messages)
 
     assert dict(recount) == {category: count for category, count in counts["categories"].items() if count}
     assert sum(counts["categories"].values()) == counts["total"]
 
 
 def test_category_shares_roughly_as_designed(messages: list[dict]) -> None:
-    shares = Counter(categorise(message) for message in messages)
+    shares = Counter(expected_category(message) for message in messages)
     total = len(messages)
 
     assert 0.40 <= shares["dog"] / total <= 0.52
@@ -218,7 +204,7 @@ def test_some_tweets_categorised_only_by_rule(messages: list[dict]) -> None:
     rule_only = 0
     for message in messages:
         hashtags = {hashtag["tag"].lower() for hashtag in message["data"].get("entities", {}).get("hashtags", [])}
-        if categorise(message) != "none" and not hashtags & (CAT_WORDS | DOG_WORDS):
+        if expected_category(message) != "none" and not hashtags & (CAT_WORDS | DOG_WORDS):
             rule_only += 1
 
     assert rule_only >= 500
@@ -233,7 +219,7 @@ def test_hashtags_mix_case_and_non_vocabulary(messages: list[dict]) -> None:
 
 
 def test_caturday_alone_means_none(messages: list[dict]) -> None:
-    none_messages = [message for message in messages if categorise(message) == "none"]
+    none_messages = [message for message in messages if expected_category(message) == "none"]
 
     assert any(
         hashtag["tag"].lower() == "caturday"
