@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from catsvdogs.producer.firehose import (
+    DestinationFailedError,
     FirehoseSender,
     OutageError,
     ProducerError,
@@ -204,6 +205,21 @@ def test_reprovision_failure_raises_with_cause(outage) -> None:
     assert "provisioning it again failed" in str(raised.value)
     assert "boom" in str(raised.value)
     assert isinstance(raised.value, ProducerError)
+
+
+def test_failed_health_check_ends_outage(outage) -> None:
+    down = outage(down_for=1000)
+    checks: list[int] = []
+
+    def health_check() -> str | None:
+        checks.append(len(down.delays))
+        return "LocalStack (process 1) stopped by itself" if len(checks) > 3 else None
+
+    with pytest.raises(DestinationFailedError, match="LocalStack"):
+        make_sender(down, health_check=health_check).put_batch(make_records(4))
+
+    # Three tries and the wait after each, instead of waiting out the 300 s budget.
+    assert len(down.delays) == 3
 
 
 def test_negative_max_outage_is_invalid() -> None:

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,7 @@ def make_sender(
     policy: RetryPolicy | None = None,
     sleep: SleepRecorder | None = None,
     jitter: float = 1.0,
+    health_check: Callable[[], str | None] | None = None,
     **client_kwargs: Any,
 ) -> FirehoseSender:
     return FirehoseSender(
@@ -92,6 +93,7 @@ def make_sender(
         policy=policy,
         sleep=sleep or SleepRecorder(),
         random=lambda: jitter,
+        health_check=health_check,
     )
 
 
@@ -757,10 +759,24 @@ def test_failed_health_check_stops_sending(fake: FakeFirehose) -> None:
         return "search server stopped" if len(checks) > 1 else None
 
     with pytest.raises(DestinationFailedError, match="search server stopped") as raised:
-        run_producer(make_records(1200), make_sender(fake), stop=threading.Event(), health_check=health_check)
+        run_producer(make_records(1200), make_sender(fake, health_check=health_check), stop=threading.Event())
 
     assert len(fake.accepted) == 500
     summary = raised.value.summary
     assert summary is not None
     assert summary.sent == 500
     assert summary.pending == summary.read - 500
+
+
+def test_failed_health_check_ends_retries(fake: FakeFirehose) -> None:
+    fake.script.record_failure = lambda call, position, data: ("ServiceUnavailableException", "Slow down.")
+    problems = iter([None, None, "search server stopped"])
+    sleep = SleepRecorder()
+    sender = make_sender(fake, sleep=sleep, health_check=lambda: next(problems))
+
+    with pytest.raises(DestinationFailedError, match="search server stopped"):
+        sender.put_batch(make_records(4))
+
+    # Two calls and the wait after each, then the check before the third call ends the batch.
+    assert len(fake.calls) == 2
+    assert len(sleep.delays) == 2

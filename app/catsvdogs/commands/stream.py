@@ -13,8 +13,8 @@ from catsvdogs.commands.arguments import add_producer_arguments
 from catsvdogs.config import load_settings
 from catsvdogs.producer.backoff import RetryPolicy
 from catsvdogs.producer.counters import format_summary
-from catsvdogs.producer.firehose import FirehoseSender, ProducerError
-from catsvdogs.producer.pipeline import HealthCheck, install_stop_signals, run_producer
+from catsvdogs.producer.firehose import FirehoseSender, HealthCheck, ProducerError
+from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.sources.x_stream import XStreamError
 
 LOG = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, health_check: HealthCheck | None = None) -> int:
-    """Stream until the duration ends, a stop signal or an error; ``health_check`` runs before each batch, as in run_producer."""
+    """Stream until the duration ends, a stop signal or an error; ``health_check`` runs before each Firehose call."""
     settings = load_settings()
     live.quiet_websockets_logs()
     stop = threading.Event()
@@ -62,12 +62,15 @@ def run(args: argparse.Namespace, health_check: HealthCheck | None = None) -> in
         summary = run_producer(
             source.items(),
             FirehoseSender.from_settings(
-                settings, policy=RetryPolicy(max_attempts=args.max_attempts), max_outage=args.max_outage, stop=stop
+                settings,
+                policy=RetryPolicy(max_attempts=args.max_attempts),
+                max_outage=args.max_outage,
+                stop=stop,
+                health_check=health_check,
             ),
             queue_size=args.queue_size,
             log_interval=args.log_interval,
             stop=stop,
-            health_check=health_check,
         )
     except (ProducerError, XStreamError) as error:
         print(f"catsvdogs stream: {error}", file=sys.stderr)

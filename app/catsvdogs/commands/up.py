@@ -326,10 +326,9 @@ def replay_then_wait(args: argparse.Namespace, supervisor: NativeSupervisor, fil
     try:
         summary = run_producer(
             replay(files, ReplayOptions(speed=args.speed, loop=args.loop), stop),
-            FirehoseSender.from_settings(settings, stop=stop),
+            FirehoseSender.from_settings(settings, stop=stop, health_check=lambda: describe_failure(supervisor)),
             stop=stop,
             progress=bar.update if bar else None,
-            health_check=lambda: describe_failure(supervisor),
         )
     except ProducerError as error:
         report_error(f"the replay failed: {error}")

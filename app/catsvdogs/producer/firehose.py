@@ -66,6 +66,10 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
 
 
+HealthCheck = Callable[[], str | None]
+"""Function that returns None while the servers behind the stream work, else a one-line description of the failure."""
+
+
 class ProducerError(Exception):
     """Error that retrying cannot fix, such as a missing stream or denied access. Its message is one line.
 
@@ -83,7 +87,7 @@ class OutageError(ProducerError):
 
 
 class DestinationFailedError(ProducerError):
-    """A health check of the pipeline's servers failed before a batch, so the batch was not sent."""
+    """A health check of the pipeline's servers failed before a Firehose call, so the batch was not sent, or not all of it."""
 
 
 class StreamLostError(ProducerError):
@@ -184,7 +188,11 @@ class FirehoseSender:
     ``policy.max_attempts`` calls. A connection that cannot be opened means an
     outage instead: the sender keeps the batch and retries it, with the same
     capped backoff, for up to ``max_outage`` seconds, and then raises OutageError.
-    A ``stop`` request ends an outage at once with OutageError. When the stream
+    A ``stop`` request ends an outage at once with OutageError. ``health_check``,
+    when given, runs before every call, retries and outage tries included. It
+    returns None, or a line that names a failed server of the pipeline. Such a
+    line raises DestinationFailedError at once, and the records of the batch
+    count as not sent, though an earlier call may have delivered some. When the stream
     is not found, ``reprovision`` (if given) is called once per batch to create
     it again, for example after LocalStack restarted and lost its resources.
 
@@ -209,6 +217,7 @@ class FirehoseSender:
         stop: threading.Event | None = None,
         reprovision: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        health_check: HealthCheck | None = None,
     ) -> None:
         if max_outage < 0:
             raise ValueError(f"max_outage must not be negative, got {max_outage}")
@@ -221,6 +230,7 @@ class FirehoseSender:
         self._stop = stop
         self._reprovision = reprovision
         self._clock = clock
+        self._health_check = health_check
         self._batch_ids = itertools.count(1)
         self._last_outage_seconds: float | None = None
         self._last_batch: list[OutgoingRecord] | None = None
@@ -287,6 +297,7 @@ class FirehoseSender:
         logger.debug("Batch %d: sending %d records to stream %s", batch_id, len(pending), self.stream_name)
 
         while True:
+            self._check_health(batch_id, len(pending))
             try:
                 failed = self._put_once(batch_id, pending)
             except _NoResponse as no_response:
@@ -322,6 +333,17 @@ class FirehoseSender:
             pending = [failure.record for failure in failed]
             resent += len(pending)
             attempt += 1
+
+    def _check_health(self, batch_id: int, record_count: int) -> None:
+        """Raise DestinationFailedError when ``health_check`` names a failed server."""
+        if self._health_check is None:
+            return
+        problem = self._health_check()
+        if problem is not None:
+            logger.error(
+                "Batch %d to stream %s: %d records not sent: %s", batch_id, self.stream_name, record_count, problem
+            )
+            raise DestinationFailedError(problem)
 
     def _put_once(self, batch_id: int, pending: list[OutgoingRecord]) -> list[FailedRecord]:
         """Make one PutRecordBatch call and return the records to retry, each with its error.

@@ -11,7 +11,7 @@ from typing import Protocol
 from catsvdogs.producer.batcher import Batch, Batcher
 from catsvdogs.producer.checkpoint import CheckpointTracker
 from catsvdogs.producer.counters import Counters, Summary
-from catsvdogs.producer.firehose import BatchResult, DestinationFailedError, ProducerError
+from catsvdogs.producer.firehose import BatchResult, ProducerError
 from catsvdogs.producer.reader import EndOfItems, SourceReader
 from catsvdogs.producer.rejection_log import log_rejection
 from catsvdogs.producer.stop_signals import install_stop_signals
@@ -39,9 +39,6 @@ class BatchSender(Protocol):
 
 ProgressCallback = Callable[[Counters], None]
 
-HealthCheck = Callable[[], str | None]
-"""Function that returns None while the servers behind the stream work, else a one-line description of the failure."""
-
 
 def run_producer(
     items: Iterable[SourceItem],
@@ -53,7 +50,6 @@ def run_producer(
     progress: ProgressCallback | None = None,
     batcher: Batcher | None = None,
     checkpoint: CheckpointTracker | None = None,
-    health_check: HealthCheck | None = None,
 ) -> Summary:
     """Send every record of ``items`` to ``sender`` in batches, count rejections, and return the final counts.
 
@@ -64,14 +60,12 @@ def run_producer(
     failed. Raises ProducerError from the sender without sending the rest; its
     ``summary`` then contains the counts, with the records not sent as pending.
     ``checkpoint``, when given, receives every item consumed and batch done, and
-    writes the replay's checkpoint after each batch. ``health_check``, when given,
-    runs before each batch; a failure raises DestinationFailedError without
-    sending that batch or the rest, which are then pending in its summary.
+    writes the replay's checkpoint after each batch.
     """
     stop = stop if stop is not None else threading.Event()
     counters = Counters()
     reader = SourceReader(items, queue_size=queue_size, stop=stop, counters=counters)
-    delivery = _Delivery(sender, counters, progress, checkpoint, health_check)
+    delivery = _Delivery(sender, counters, progress, checkpoint)
     progress_log = _ProgressLog(counters, log_interval)
     logger.info("Producer started: stream %s, queue size %d", sender.stream_name, queue_size)
 
@@ -173,13 +167,11 @@ class _Delivery:
         counters: Counters,
         progress: ProgressCallback | None,
         checkpoint: CheckpointTracker | None = None,
-        health_check: HealthCheck | None = None,
     ) -> None:
         self._sender = sender
         self._counters = counters
         self._progress = progress
         self._checkpoint = checkpoint
-        self._health_check = health_check
 
     def wait_for_batch(self, record: OutgoingRecord) -> None:
         """Note a record that waits in the open batch, so the checkpoint does not pass it before its batch is done."""
@@ -187,11 +179,6 @@ class _Delivery:
             self._checkpoint.consumed(record.origin, done=False)
 
     def send(self, batch: Batch) -> None:
-        if self._health_check is not None:
-            problem = self._health_check()
-            if problem is not None:
-                logger.error("Batch of %d records not sent: %s", len(batch.records), problem)
-                raise DestinationFailedError(problem)
         result = self._sender.put_batch(batch.records)
         self._counters.add_sent(result.sent)
         self._counters.add_retried(result.resent)
