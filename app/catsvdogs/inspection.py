@@ -167,6 +167,7 @@ def _inspect_file(
         if oversize is not None:
             reject(oversize)
             continue
+        tweet_filter.remember(item.message)
         counts.tweets += 1
         counts.categories[category] += 1
         counts.tweet_types[tweet_type] += 1

@@ -401,26 +401,57 @@ def test_latest_versions_across_files(tmp_path: Path) -> None:
     assert tweet_filter.skip_reason(json.loads(v2_line("101", edit_history_tweet_ids=["100", "101"]))) is None
 
 
+def read_once(tweet_filter: TweetFilter, message: dict) -> str | None:
+    """Check a tweet as a replay does, and remember it when it is to be sent."""
+    reason = tweet_filter.skip_reason(message)
+    if reason is None:
+        tweet_filter.remember(message)
+    return reason
+
+
 def test_duplicate_reason_names_id() -> None:
     tweet_filter = TweetFilter({})
     message = json.loads(v2_line("7"))
 
-    assert tweet_filter.skip_reason(message) is None
-    assert tweet_filter.skip_reason(message) == "duplicate tweet: tweet 7 was already read"
+    assert read_once(tweet_filter, message) is None
+    assert read_once(tweet_filter, message) == "duplicate tweet: tweet 7 was already read"
     tweet_filter.reset()
+    assert read_once(tweet_filter, message) is None
+
+
+def test_unremembered_tweet_not_duplicate() -> None:
+    tweet_filter = TweetFilter({})
+    message = json.loads(v2_line("7"))
+
     assert tweet_filter.skip_reason(message) is None
+    assert tweet_filter.skip_reason(message) is None
+
+
+def test_inspect_counts_valid_copy_after_rejected(tmp_path: Path) -> None:
+    bad = json.loads(v2_line("7"))
+    bad["data"]["public_metrics"] = {"like_count": "many"}
+    first = tmp_path / "bad.jsonl"
+    first.write_text(json.dumps(bad) + "\n", encoding="utf-8")
+    second = tmp_path / "good.jsonl"
+    second.write_text(v2_line("7") + "\n" + v2_line("7") + "\n", encoding="utf-8")
+
+    total = counts_of(first, second)
+
+    assert total["tweets"] == 1
+    assert total["duplicates_skipped"] == 1
+    assert total["rejected"] == 1
 
 
 def test_duplicate_window_bounds_memory() -> None:
     tweet_filter = TweetFilter({}, window=2)
     first, second, third = (json.loads(v2_line(tweet_id)) for tweet_id in ("1", "2", "3"))
 
-    assert tweet_filter.skip_reason(first) is None
-    assert tweet_filter.skip_reason(second) is None
-    assert tweet_filter.skip_reason(first) is not None
-    assert tweet_filter.skip_reason(third) is None
-    assert tweet_filter.skip_reason(second) is not None
-    assert tweet_filter.skip_reason(first) is None
+    assert read_once(tweet_filter, first) is None
+    assert read_once(tweet_filter, second) is None
+    assert read_once(tweet_filter, first) is not None
+    assert read_once(tweet_filter, third) is None
+    assert read_once(tweet_filter, second) is not None
+    assert read_once(tweet_filter, first) is None
     assert len(tweet_filter.seen) == 2
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, RejectedInput, SourceItem
+from catsvdogs.records import PROVENANCE_KEY, Origin, OutgoingRecord, RejectedInput, SkippedInput, SourceItem
 from catsvdogs.sources.replay import (
     Pacer,
     ReplayOptions,
@@ -186,6 +186,33 @@ def test_invalid_created_at_rejected(tmp_path: Path) -> None:
 
     assert len(rejections(items)) == 1
     assert rejections(items)[0].reason.startswith("invalid created_at 'yesterday': ")
+
+
+def test_far_future_created_at_rejected(tmp_path: Path) -> None:
+    lines = [tweet_line("1", "2026-01-02T03:04:05.000Z"), tweet_line("2", "9999-12-31T23:59:59.000Z"), tweet_line("3")]
+    path = write_lines(tmp_path / "tweets.jsonl", lines)
+
+    items = replay_all([path])
+
+    assert len(records(items)) == 2
+    assert len(rejections(items)) == 1
+    assert rejections(items)[0].origin == Origin(str(path), 2)
+    assert rejections(items)[0].reason.startswith("created_at out of range: 9999-12-31T23:59:59.000Z is so far after")
+    assert "--keep-timestamps" in rejections(items)[0].reason
+
+
+def test_rejected_copy_does_not_hide_valid_copy(tmp_path: Path) -> None:
+    bad = json.loads(tweet_line("5", "2026-01-02T03:04:05.000Z"))
+    bad["data"]["public_metrics"] = {"like_count": "many"}
+    first = write_lines(tmp_path / "bad.jsonl", [json.dumps(bad)])
+    second = write_lines(tmp_path / "good.jsonl", [tweet_line("5", "2026-01-02T03:04:05.000Z"), tweet_line("5")])
+
+    items = replay_all([first, second])
+
+    assert [item.origin for item in rejections(items)] == [Origin(str(first), 1)]
+    assert [item.origin for item in records(items)] == [Origin(str(second), 1)]
+    # The valid copy is sent, so the copy after it is the duplicate.
+    assert [item.origin for item in items if isinstance(item, SkippedInput)] == [Origin(str(second), 2)]
 
 
 def test_record_is_one_json_line(tmp_path: Path) -> None:

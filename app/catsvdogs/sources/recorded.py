@@ -355,7 +355,11 @@ class TweetFilter:
         self.seen = RecentKeys(self.window)
 
     def skip_reason(self, message: dict[str, Any]) -> str | None:
-        """Return why the tweet of ``message`` is skipped, or None if it is to be sent and counted."""
+        """Return why the tweet of ``message`` is skipped, or None if it is to be sent and counted.
+
+        Only ``remember`` marks a tweet as read, so that a copy that is rejected
+        does not hide a later copy of the same tweet that is valid.
+        """
         chain, tweet_id = _edit_chain(message["data"])
         latest = self.latest_versions.get(chain)
         if latest is not None and latest != tweet_id and type(latest) is type(tweet_id) and tweet_id < latest:  # type: ignore[operator]
@@ -364,5 +368,9 @@ class TweetFilter:
             return None
         if tweet_id in self.seen:
             return f"duplicate tweet: tweet {tweet_id} was already read"
-        self.seen.add(tweet_id)
         return None
+
+    def remember(self, message: dict[str, Any]) -> None:
+        """Mark the tweet of ``message`` as sent, so that its repeats are skipped."""
+        if not self.allow_duplicates:
+            self.seen.add(_edit_chain(message["data"])[1])

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from catsvdogs.producer.batcher import reject_oversize
 from catsvdogs.records import PROVENANCE_KEY, FilePosition, Origin, OutgoingRecord, RejectedInput, SkippedInput, SourceItem
 from catsvdogs.sources.recorded import FileReport, TweetFilter, TweetMessage, find_latest_versions, read_file
 from catsvdogs.transform.tweet import NotATweet, check_message
@@ -161,6 +162,10 @@ def replay_file(
             skipped_as_duplicate = (
                 isinstance(item, TweetMessage) and tweet_filter is not None and tweet_filter.skip_reason(item.message) is not None
             )
+            if isinstance(item, TweetMessage) and tweet_filter is not None and not skipped_as_duplicate:
+                # NOTE: a tweet that the earlier run rejected for its encoding or size is taken as sent here.
+                if passes_transform_checks(item.message):
+                    tweet_filter.remember(item.message)
             if line == done_line and not skipped_as_duplicate:
                 done_items -= 1
             continue
@@ -173,7 +178,10 @@ def replay_file(
         if reason is not None:
             yield SkippedInput(item.origin, reason)
             continue
-        yield outgoing_record(item, pacer, run)
+        record = outgoing_record(item, pacer, run)
+        if tweet_filter is not None and isinstance(record, OutgoingRecord) and reject_oversize(record) is None:
+            tweet_filter.remember(item.message)
+        yield record
     if report.blank_lines:
         LOG.log(log_level, "%s: skipped %d blank keep-alive lines", name, report.blank_lines)
     LOG.log(
@@ -187,6 +195,15 @@ def replay_file(
     )
 
 
+def passes_transform_checks(message: dict[str, Any]) -> bool:
+    """Return True if the transform would index ``message`` rather than turn it into an error document."""
+    try:
+        check_message(message)
+    except NotATweet:
+        return False
+    return True
+
+
 def outgoing_record(item: TweetMessage, pacer: Pacer, run: RunTag | None) -> OutgoingRecord | RejectedInput:
     """Build the record of one tweet, or reject a tweet that the transform would turn into an error document."""
     try:
@@ -195,6 +212,13 @@ def outgoing_record(item: TweetMessage, pacer: Pacer, run: RunTag | None) -> Out
         return RejectedInput(item.origin, f"rejected by the transform: {error.reason}")
     try:
         data = build_record(item.message, item.origin, pacer.place(item.created_at), run)
+    except OverflowError:
+        return RejectedInput(
+            item.origin,
+            f"created_at out of range: {format_timestamp(item.created_at)} is so far after the first tweet's "
+            "that the replay's shifted timestamp would pass the year 9999; correct the date, or replay with "
+            "--keep-timestamps to keep every date as recorded",
+        )
     except UnicodeEncodeError as error:
         # JSON allows an escaped lone surrogate such as \ud83d, which no UTF-8 record can carry.
         character = error.object[error.start : error.end] if isinstance(error.object, str) else ""
