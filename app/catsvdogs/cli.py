@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from catsvdogs import __version__
 from catsvdogs.allocator import fix_mmap_threshold
 from catsvdogs.commands import dashboards, down, inspect, provision, record, reindex, replay, status, stream, top, up
-from catsvdogs.config import ENVIRONMENT_VARIABLES
+from catsvdogs.config import ENVIRONMENT_VARIABLES, check_url_variables
 from catsvdogs.native.state import StateError, apply_state_endpoints
 
 LOG = logging.getLogger("catsvdogs")
@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except StateError as error:
             print(f"catsvdogs {args.command}: {error}", file=sys.stderr)
             return 1
+    problem = check_url_variables()
+    if problem is not None:
+        print(f"catsvdogs {args.command}: {problem}", file=sys.stderr)
+        return 1
     try:
         return args.run(args)
     except KeyboardInterrupt:

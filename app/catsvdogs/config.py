@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from urllib.parse import urlsplit
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_STACK_NAME = "catsvdogs"
@@ -79,6 +80,42 @@ def parse_word_list(value: str) -> tuple[str, ...]:
     """Split a comma-separated vocabulary into lower-case words without '#'."""
     words = (word.strip().lstrip("#").lower() for word in value.split(","))
     return tuple(word for word in words if word)
+
+
+# Variables that hold one HTTP URL each, with an example value; an empty one means its default.
+HTTP_URL_VARIABLES = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+    "OPENSEARCH_URL": "http://127.0.0.1:9200",
+    "OPENSEARCH_DASHBOARDS_URL": "http://127.0.0.1:5601",
+    "X_API_URL": "https://api.x.com",
+}
+
+
+def url_problem(url: str, schemes: tuple[str, ...]) -> str | None:
+    """Return why ``url`` is not a usable URL with one of ``schemes``, or None if it is."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in schemes:
+        return f"it must start with {' or '.join(f'{scheme}://' for scheme in schemes)}"
+    if not parts.hostname:
+        return "it names no host"
+    return None
+
+
+def check_url_variables(environ: Mapping[str, str] | None = None) -> str | None:
+    """Return a message for the first URL variable that is set but unusable, or None if all are fine."""
+    env = os.environ if environ is None else environ
+    for name, example in HTTP_URL_VARIABLES.items():
+        value = env.get(name, "").strip()
+        if not value:
+            continue
+        problem = url_problem(value, ("http", "https"))
+        if problem is not None:
+            return f"{name}={value!r} is not a usable URL: {problem}. Set it to a URL such as {example}, or unset it"
+    return None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

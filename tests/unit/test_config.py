@@ -176,3 +176,37 @@ def test_environment_table_covers_read_variables() -> None:
     read = {variable for variable, *_ in OVERRIDES}
 
     assert read <= set(config.ENVIRONMENT_VARIABLES)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("127.0.0.1:4566", "it must start with http:// or https://"),
+        ("http://127.0.0.1:99999", "Port out of range 0-65535"),
+        ("http://127.0.0.1:abc", "Port could not be cast to integer value as 'abc'"),
+        ("http://[::1/x", "Invalid IPv6 URL"),
+        ("http:///path", "it names no host"),
+    ],
+)
+def test_unusable_url_named(url: str, problem: str) -> None:
+    assert config.url_problem(url, ("http", "https")) == problem
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4566", "https://search.example.com", "http://[::1]:9200/"])
+def test_usable_url_accepted(url: str) -> None:
+    assert config.url_problem(url, ("http", "https")) is None
+
+
+def test_first_bad_url_variable_reported() -> None:
+    environ = {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "OPENSEARCH_URL": "localhost:9200", "X_API_URL": "ftp://x"}
+
+    message = config.check_url_variables(environ)
+
+    assert message == (
+        "OPENSEARCH_URL='localhost:9200' is not a usable URL: it must start with http:// or https://. "
+        "Set it to a URL such as http://127.0.0.1:9200, or unset it"
+    )
+
+
+def test_unset_url_variables_pass() -> None:
+    assert config.check_url_variables({"AWS_ENDPOINT_URL": " ", "OPENSEARCH_URL": ""}) is None

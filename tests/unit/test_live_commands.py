@@ -86,6 +86,25 @@ def test_missing_token_explained():
     assert "no X bearer token" in result.stderr
 
 
+def test_bad_endpoint_leaves_no_recording(tmp_path: Path):
+    path = tmp_path / "bluesky.jsonl"
+
+    result = run_cli("record", "--source", "bluesky", str(path), BLUESKY_JETSTREAM_URLS="ws://127.0.0.1:99999/x")
+
+    assert result.returncode == 1
+    assert "BLUESKY_JETSTREAM_URLS: 'ws://127.0.0.1:99999/x' is not a usable URL: Port out of range" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not path.exists()
+
+
+def test_bad_aws_endpoint_named_not_traceback():
+    result = run_cli("status", AWS_ENDPOINT_URL="127.0.0.1:4566")
+
+    assert result.returncode == 1
+    assert "AWS_ENDPOINT_URL='127.0.0.1:4566' is not a usable URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_record_refuses_existing_file(tmp_path: Path):
     path = tmp_path / "old.jsonl"
     path.write_text("keep\n", encoding="utf-8")

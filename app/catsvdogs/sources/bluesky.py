@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.sync.client import ClientConnection, connect
 
+from catsvdogs.config import url_problem
 from catsvdogs.formats.jetstream import POST_COLLECTION, SOURCE_NAME, BadLine, event_key, parse_event, post_messages
 from catsvdogs.records import Origin, RejectedInput, SourceItem
 from catsvdogs.sources.live import Clock, LiveStats, RateLimitedLog, Sleep, build_live_record, reconnect_loop
@@ -73,9 +74,9 @@ def load_endpoints(environ: Mapping[str, str] | None = None) -> list[str]:
     value = env.get(ENDPOINTS_VARIABLE, "").strip()
     endpoints = [url.strip() for url in value.split(",") if url.strip()] if value else list(DEFAULT_ENDPOINTS)
     for url in endpoints:
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise JetstreamConfigError(f"{ENDPOINTS_VARIABLE}: {url!r} is not a ws:// or wss:// URL")
+        problem = url_problem(url, ("ws", "wss"))
+        if problem is not None:
+            raise JetstreamConfigError(f"{ENDPOINTS_VARIABLE}: {url!r} is not a usable URL: {problem}")
     return endpoints
 
 
