@@ -217,11 +217,28 @@ def test_replay_invalid_queue_size_exits_two(capsys: pytest.CaptureFixture[str],
     assert f"argument --queue-size: {message}" in stderr
 
 
-def test_replay_invalid_log_interval_exits_two(capsys: pytest.CaptureFixture[str]) -> None:
-    status, stderr = parse_error(capsys, "replay", "--log-interval", "often", str(FIXTURE))
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("often", "invalid number of seconds 'often': use a number such as 300"),
+        ("-1", "invalid number of seconds '-1': it must be 0 or more"),
+        ("nan", "invalid number of seconds 'nan': it must be 0 or more"),
+    ],
+)
+def test_replay_invalid_log_interval_exits_two(capsys: pytest.CaptureFixture[str], value: str, message: str) -> None:
+    status, stderr = parse_error(capsys, "replay", "--log-interval", value, str(FIXTURE))
 
     assert status == 2
-    assert "argument --log-interval: invalid float value: 'often'" in stderr
+    assert f"argument --log-interval: {message}" in stderr
+
+
+@pytest.mark.parametrize("option", ["--duration", "--stall-timeout"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_stream_invalid_seconds_exits_two(capsys: pytest.CaptureFixture[str], option: str, value: str) -> None:
+    status, stderr = parse_error(capsys, "stream", "--source", "bluesky", option, value)
+
+    assert status == 2
+    assert f"argument {option}: invalid number of seconds '{value}': it must be greater than 0" in stderr
 
 
 @pytest.mark.parametrize(

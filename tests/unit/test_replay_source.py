@@ -168,6 +168,14 @@ def test_invalid_json_rejected_with_location(tmp_path: Path) -> None:
     assert [record.origin.line for record in records(items)] == [1, 3]
 
 
+def test_unterminated_string_reason_reads_once(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "tweets.jsonl", ['{"data": {"id": "1", "text": "no end'])
+
+    items = replay_all([path])
+
+    assert [item.reason for item in rejections(items)] == ["invalid JSON: Unterminated string starting at column 30"]
+
+
 def test_invalid_utf8_rejected_with_location(tmp_path: Path) -> None:
     path = tmp_path / "tweets.jsonl"
     path.write_bytes(tweet_line("1").encode() + b"\n\xff\xfe\n" + tweet_line("3").encode() + b"\n")

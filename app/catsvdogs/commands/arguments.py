@@ -57,6 +57,16 @@ def parse_seconds(value: str) -> float:
     )
 
 
+def parse_positive_seconds(value: str) -> float:
+    """Parse a number of seconds greater than 0."""
+    return parse_number(
+        value, float, "number of seconds",
+        accepted=lambda seconds: seconds > 0,
+        not_a_number="use a number such as 60",
+        out_of_range="it must be greater than 0",
+    )
+
+
 def parse_attempts(value: str) -> int:
     """Parse --max-attempts: a whole number, at least 1."""
     return parse_number(
@@ -81,7 +91,7 @@ def add_producer_arguments(parser: argparse.ArgumentParser, reader: str) -> None
     )
     parser.add_argument(
         "--log-interval",
-        type=float,
+        type=parse_seconds,
         default=DEFAULT_LOG_INTERVAL,
         metavar="SECONDS",
         help=f"seconds between progress log lines; 0 turns them off (default: {DEFAULT_LOG_INTERVAL:g})",

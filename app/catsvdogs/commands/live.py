@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+from catsvdogs.commands.arguments import parse_positive_seconds
 from catsvdogs.config import Settings
 from catsvdogs.sources import bluesky, x_stream
 from catsvdogs.sources.bluesky import JetstreamConfigError
@@ -47,7 +48,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
         help="live source: the X filtered stream (X bills each post read) or Bluesky Jetstream (free, no account)",
     )
     parser.add_argument(
-        "--duration", type=float, default=None, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)"
+        "--duration", type=parse_positive_seconds, default=None, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)"
     )
     parser.add_argument(
         "--dry-run",
@@ -56,7 +57,7 @@ def add_live_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stall-timeout",
-        type=float,
+        type=parse_positive_seconds,
         default=None,
         metavar="SECONDS",
         help=f"reconnect when no data arrives for this long (default: {x_stream.DEFAULT_STALL_TIMEOUT:g} for X, "

@@ -34,6 +34,7 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
+from catsvdogs.formats.model import describe_json_error
 from catsvdogs.formats.v2_stream import BadLine
 from catsvdogs.transform.category import (
     CAT_WORDS_VARIABLE,
@@ -86,7 +87,7 @@ def parse_event(text: str, *, cut_off: bool = False) -> Event:
     except json.JSONDecodeError as error:
         if cut_off:
             raise BadLine(f"line cut off: the file ends mid-JSON after {len(text)} characters") from error
-        raise BadLine(f"invalid JSON: {error.msg} at column {error.colno}") from error
+        raise BadLine(describe_json_error(error)) from error
     except RecursionError as error:
         raise BadLine("invalid JSON: nested too deeply") from error
     return check_event(value)

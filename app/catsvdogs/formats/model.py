@@ -41,9 +41,15 @@ def loads_line(text: str, *, cut_off: bool = False) -> Any:
     except json.JSONDecodeError as error:
         if cut_off:
             raise BadRecord(f"line cut off: the file ends mid-JSON after {len(text)} characters") from error
-        raise BadRecord(f"invalid JSON: {error.msg} at column {error.colno}") from error
+        raise BadRecord(describe_json_error(error)) from error
     except RecursionError as error:
         raise BadRecord(nested_too_deeply()) from error
+
+
+def describe_json_error(error: json.JSONDecodeError) -> str:
+    """Describe a JSON error with its column; some of json's messages already end with "at"."""
+    where = "column" if error.msg.endswith(" at") else "at column"
+    return f"invalid JSON: {error.msg} {where} {error.colno}"
 
 
 def nested_too_deeply(where: str = "") -> str:

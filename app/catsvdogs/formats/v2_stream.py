@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from catsvdogs.formats.model import BadRecord, nested_too_deeply
+from catsvdogs.formats.model import BadRecord, describe_json_error, nested_too_deeply
 
 FORMAT_NAME = "x-v2-stream"
 DESCRIPTION = "X API v2 filtered-stream messages, one per line (raw, or captured by twarc2)"
@@ -36,7 +36,7 @@ def parse_message(text: str, *, cut_off: bool = False) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         if cut_off:
             raise BadLine(f"line cut off: the file ends mid-JSON after {len(text)} characters") from error
-        raise BadLine(f"invalid JSON: {error.msg} at column {error.colno}") from error
+        raise BadLine(describe_json_error(error)) from error
     except RecursionError as error:
         raise BadLine(nested_too_deeply()) from error
     return check_message(message)
