@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -90,10 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"catsvdogs {args.command}: {problem}", file=sys.stderr)
         return 1
     try:
-        return args.run(args)
+        status = args.run(args)
+        # Flushed here, so that a reader that left is met by the handler below and not at exit.
+        sys.stdout.flush()
+        return status
     except KeyboardInterrupt:
         print("catsvdogs: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout left, as `catsvdogs status | head -1` does. Python would report the
+        # failed flush at exit, so stdout goes to /dev/null; the exit status is the shell's for SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

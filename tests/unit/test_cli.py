@@ -304,3 +304,19 @@ def test_replay_options_parsed() -> None:
     assert arguments.speed == 60.0
     assert arguments.loop is True
     assert arguments.keep_timestamps is True
+
+
+def test_closed_stdout_ends_quietly() -> None:
+    # The reader leaves before the command writes, as `catsvdogs inspect FILE | head -1` can.
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        result = subprocess.run(
+            [str(CLI), "inspect", str(FIXTURE)], stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60, check=False
+        )
+    finally:
+        os.close(writer)
+
+    assert result.returncode == 141
+    assert "Traceback" not in result.stderr
+    assert "BrokenPipeError" not in result.stderr
