@@ -159,6 +159,20 @@ def test_directory_unreadable(tmp_path: Path) -> None:
     assert str(caught.value) == f"{tmp_path}: is a directory; pass the files inside it"
 
 
+def test_pipe_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "tweets.fifo"
+    os.mkfifo(path)
+    # A writer keeps the FIFO's open for reading from blocking.
+    writer = os.open(path, os.O_RDWR)
+    try:
+        with pytest.raises(UnreadableFile) as caught:
+            list(read_lines(path))
+    finally:
+        os.close(writer)
+
+    assert str(caught.value).startswith(f"{path}: not a regular file (a pipe or a device); ")
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode, so chmod 000 cannot deny access")
 def test_unreadable_permission(tmp_path: Path) -> None:
     path = write(tmp_path / "tweets.jsonl", TWO_LINES)

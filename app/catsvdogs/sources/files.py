@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import logging
+import os
+import stat
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,6 +41,12 @@ def open_binary(path: Path) -> BinaryIO:
         raise UnreadableFile(f"{path}: is a directory; pass the files inside it") from error
     except PermissionError as error:
         raise UnreadableFile(f"{path}: permission denied; check the file's read permission") from error
+    if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+        raw.close()
+        raise UnreadableFile(
+            f"{path}: not a regular file (a pipe or a device); a replay reads each file more than once, "
+            "so save the input to a file and pass that"
+        )
     if raw.read(2) == GZIP_MAGIC:
         # Reopen by name, because a GzipFile closes only a file that it opened itself and wrapping raw would leak it.
         raw.close()
