@@ -176,6 +176,57 @@ def test_load_checkpoint_round_trip(tmp_path: Path) -> None:
     assert not loaded.finished
 
 
+def started_checkpoint(tmp_path: Path, text: str) -> tuple[Path, Path]:
+    """Write ``text`` to a recording and a checkpoint of a run that reached its line 2; return both paths."""
+    recording = tmp_path / "tweets.jsonl"
+    recording.write_text(text, encoding="utf-8")
+    path = tmp_path / "checkpoint.json"
+    tracker = CheckpointTracker.start(path, STREAM, [recording], "run-1")
+    tracker.consumed(Origin(str(recording), 2), done=True)
+    tracker.save()
+    return recording, path
+
+
+def test_load_checkpoint_accepts_grown_file(tmp_path: Path) -> None:
+    recording, path = started_checkpoint(tmp_path, "one\ntwo\n")
+    with open(recording, "a", encoding="utf-8") as target:
+        target.write("three\n")
+
+    loaded = load_checkpoint(path, [recording], STREAM)
+
+    assert loaded is not None
+    assert loaded.positions_for([recording]) == {str(recording): FilePosition(2, 1)}
+
+
+@pytest.mark.parametrize(
+    ("new_text", "change"),
+    [
+        ("one\n", "it is shorter: 4 bytes, 8 when the checkpoint was written"),
+        ("ONE\nTWO\nthree\n", "its first bytes differ from those the checkpoint recorded"),
+    ],
+)
+def test_load_checkpoint_rejects_changed_file(tmp_path: Path, new_text: str, change: str) -> None:
+    recording, path = started_checkpoint(tmp_path, "one\ntwo\n")
+    recording.write_text(new_text, encoding="utf-8")
+
+    with pytest.raises(CheckpointError) as raised:
+        load_checkpoint(path, [recording], STREAM)
+
+    assert str(raised.value).startswith(f"{recording} changed since checkpoint {path} was written: {change}. ")
+    assert "line 2" in str(raised.value)
+    assert "run without --resume" in str(raised.value)
+
+
+def test_load_checkpoint_without_fingerprint_accepted(tmp_path: Path) -> None:
+    recording, path = started_checkpoint(tmp_path, "one\ntwo\n")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    del data["files"][0]["fingerprint"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    recording.write_text("other\n", encoding="utf-8")
+
+    assert load_checkpoint(path, [recording], STREAM) is not None
+
+
 def test_load_checkpoint_missing_returns_none(tmp_path: Path) -> None:
     assert load_checkpoint(tmp_path / "none.json", [tmp_path / "a"], STREAM) is None
 

@@ -34,6 +34,9 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_VERSION = 1
 
+# Bytes at the start of a file whose hash the checkpoint keeps, to notice a replaced file on --resume.
+FINGERPRINT_BYTES = 65_536
+
 
 def default_checkpoint_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Return $XDG_STATE_HOME/catsvdogs/checkpoints, with XDG's default ~/.local/state when it is unset."""
@@ -41,6 +44,33 @@ def default_checkpoint_dir(environ: Mapping[str, str] | None = None) -> Path:
     state_home = env.get("XDG_STATE_HOME", "").strip()
     base = Path(state_home) if state_home else Path.home() / ".local" / "state"
     return base / "catsvdogs" / "checkpoints"
+
+
+def file_fingerprint(path: Path, head_bytes: int = FINGERPRINT_BYTES) -> dict[str, Any] | None:
+    """Return the size of ``path`` and a hash of its first ``head_bytes`` bytes, or None when it cannot be read.
+
+    A file that grew keeps its first bytes, so a recording that is still being
+    written can be resumed. A replaced or rewritten file almost never keeps them.
+    """
+    try:
+        with open(path, "rb") as source:
+            head = source.read(head_bytes)
+            size = os.fstat(source.fileno()).st_size
+    except OSError:
+        return None
+    return {"size": size, "head_bytes": len(head), "head_sha256": hashlib.sha256(head).hexdigest()}
+
+
+def describe_change(path: Path, stored: Mapping[str, Any]) -> str | None:
+    """Return how ``path`` changed since its ``stored`` fingerprint, or None if it only grew, is the same or is unreadable."""
+    current = file_fingerprint(path, stored["head_bytes"])
+    if current is None:
+        return None
+    if current["size"] < stored["size"]:
+        return f"it is shorter: {current['size']:,} bytes, {stored['size']:,} when the checkpoint was written"
+    if current["head_sha256"] != stored["head_sha256"]:
+        return "its first bytes differ from those the checkpoint recorded"
+    return None
 
 
 class CheckpointError(RuntimeError):
@@ -63,6 +93,8 @@ class Checkpoint:
     positions: dict[str, FilePosition] = field(default_factory=dict)
     finished: bool = False
     updated_at: str | None = None
+    fingerprints: list[dict[str, Any] | None] = field(default_factory=list)
+    """file_fingerprint of each of ``files`` when the run started; empty in a checkpoint written without them."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,10 +113,14 @@ class Checkpoint:
                         if name in self.positions
                         else {"line": 0, "items_on_line": 0}
                     ),
+                    **({"fingerprint": fingerprint} if fingerprint is not None else {}),
                 }
-                for name, path in zip(self.files, self.paths, strict=True)
+                for name, path, fingerprint in zip(self.files, self.paths, self._fingerprint_list(), strict=True)
             ],
         }
+
+    def _fingerprint_list(self) -> list[dict[str, Any] | None]:
+        return self.fingerprints if len(self.fingerprints) == len(self.files) else [None] * len(self.files)
 
     @classmethod
     def from_json(cls, data: Any, source: Path) -> Checkpoint:
@@ -107,6 +143,7 @@ class Checkpoint:
                 positions=positions,
                 finished=bool(data["finished"]),
                 updated_at=data.get("updated_at"),
+                fingerprints=[_fingerprint_of(entry) for entry in entries],
             )
         except (KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"checkpoint {source} is not a valid checkpoint file ({type(error).__name__}: {error})") from error
@@ -115,6 +152,17 @@ class Checkpoint:
         """Return the positions keyed by the names in ``files``, matched by absolute path."""
         by_path = {path: self.positions[name] for name, path in zip(self.files, self.paths, strict=True) if name in self.positions}
         return {str(file): by_path[absolute(file)] for file in files if absolute(file) in by_path}
+
+
+def _fingerprint_of(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    fingerprint = entry.get("fingerprint")
+    if fingerprint is None:
+        return None
+    return {
+        "size": int(fingerprint["size"]),
+        "head_bytes": int(fingerprint["head_bytes"]),
+        "head_sha256": str(fingerprint["head_sha256"]),
+    }
 
 
 def absolute(path: Path) -> str:
@@ -156,7 +204,23 @@ def load_checkpoint(path: Path, files: Sequence[Path], stream: str) -> Checkpoin
             f"checkpoint {path} is for the files {', '.join(checkpoint.paths)}, not {', '.join(expected)}; "
             "resume with the same files in the same order, or run without --resume to start from the beginning"
         )
+    check_files_unchanged(path, checkpoint)
     return checkpoint
+
+
+def check_files_unchanged(path: Path, checkpoint: Checkpoint) -> None:
+    """Raise CheckpointError when a file with a position was replaced or cut since ``checkpoint`` was written."""
+    for name, file_path, fingerprint in zip(checkpoint.files, checkpoint.paths, checkpoint.fingerprints, strict=False):
+        position = checkpoint.positions.get(name)
+        if position is None or fingerprint is None:
+            continue
+        change = describe_change(Path(file_path), fingerprint)
+        if change is not None:
+            raise CheckpointError(
+                f"{name} changed since checkpoint {path} was written: {change}. Its position there, line "
+                f"{position.line}, may no longer point at the same tweets. Restore the file, or run without "
+                "--resume to replay the files from the beginning"
+            )
 
 
 def write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
@@ -211,7 +275,11 @@ class CheckpointTracker:
     ) -> CheckpointTracker:
         """Track a new replay run ``run_id`` of ``files``, or continue the run, pass and positions of ``resumed``."""
         checkpoint = Checkpoint(
-            stream=stream, files=[str(file) for file in files], paths=[absolute(file) for file in files], run_id=run_id
+            stream=stream,
+            files=[str(file) for file in files],
+            paths=[absolute(file) for file in files],
+            run_id=run_id,
+            fingerprints=[file_fingerprint(file) for file in files],
         )
         if resumed is not None:
             checkpoint.run_id = resumed.run_id
