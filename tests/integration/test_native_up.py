@@ -388,3 +388,22 @@ def test_missing_recording_named(shell: UserShell, tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert f"Recorded file not found: {missing}" in result.stderr
+
+
+def test_folder_as_recording_named(shell: UserShell, tmp_path: Path) -> None:
+    result = shell.run("up", "--file", str(tmp_path))
+
+    assert result.returncode == 1
+    assert f"Not a recorded file but a folder: {tmp_path}; pass the files inside it" in result.stderr
+
+
+def test_state_folder_that_is_a_file_named(shell: UserShell, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    shell.environment["CATSVDOGS_STATE_DIR"] = str(blocker)
+
+    result = shell.run("up")
+
+    assert result.returncode == 1
+    assert f"Cannot create the state folder {blocker}: File exists; set CATSVDOGS_STATE_DIR" in result.stderr
+    assert "Traceback" not in result.stderr

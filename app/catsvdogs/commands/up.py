@@ -178,6 +178,17 @@ def port_setting(option_value: int | None, variable: str, option: str) -> int:
         raise UpError(f"{variable}: {error}; fix it or pass {option}") from None
 
 
+def create_state_folder(folder: Path) -> None:
+    """Create the state folder, raising UpError that names it when it cannot be a folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UpError(
+            f"Cannot create the state folder {folder}: {error.strerror or error}; set {STATE_DIR_VARIABLE} to a "
+            "folder you can write to, or unset it to use .native in the checkout"
+        ) from None
+
+
 @contextlib.contextmanager
 def up_lock(folder: Path) -> Iterator[bool]:
     """Hold the state folder's lock for this `up`, or yield False when another `up` holds it."""
@@ -234,7 +245,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         root = find_project_root()
         folder = state_dir()
+        create_state_folder(folder)
         files = args.file or [root / DEFAULT_RECORDING]
+        folders = [str(path) for path in files if path.is_dir()]
+        if folders:
+            raise UpError(f"Not a recorded file but a folder: {', '.join(folders)}; pass the files inside it")
         missing = [str(path) for path in files if not path.is_file()]
         if missing:
             raise UpError(f"Recorded file not found: {', '.join(missing)}")
