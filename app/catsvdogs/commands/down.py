@@ -13,8 +13,9 @@ from catsvdogs.native.compose import ComposeError
 from catsvdogs.native.state import StateError, StateFile, state_dir
 from catsvdogs.native.supervisor import remove_scratch, stop_recorded
 
-# `up` sends the records it has already read before it stops its servers, so it may need a while.
-DEFAULT_TIMEOUT = 60.0
+# `up` sends the records it has already read before it stops its servers. A full queue of 10,000
+# records took about 80 s on the native stack, so the default leaves room for that and the stop.
+DEFAULT_TIMEOUT = 150.0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
