@@ -407,3 +407,16 @@ def test_state_folder_that_is_a_file_named(shell: UserShell, tmp_path: Path) -> 
     assert result.returncode == 1
     assert f"Cannot create the state folder {blocker}: File exists; set CATSVDOGS_STATE_DIR" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_x_token_named_before_start(shell: UserShell) -> None:
+    shell.environment.pop("X_BEARER_TOKEN", None)
+    shell.environment.pop("X_BEARER_TOKEN_FILE", None)
+
+    result = shell.run("up", "--source", "x", timeout=30)
+
+    assert result.returncode == 1
+    assert "--source x: no X bearer token" in result.stderr
+    # It failed before any server started, so there is no state file and no server log.
+    assert not (shell.state_dir / STATE_FILE_NAME).exists()
+    assert "started as process" not in result.stdout + result.stderr

@@ -46,7 +46,9 @@ from catsvdogs.producer.firehose import FirehoseSender, ProducerError
 from catsvdogs.producer.pipeline import install_stop_signals, run_producer
 from catsvdogs.provisioning.lambda_package import PackageBuildError
 from catsvdogs.provisioning.provision import ProvisionError, provision
+from catsvdogs.sources.bluesky import JetstreamConfigError, load_endpoints
 from catsvdogs.sources.replay import ReplayOptions, replay
+from catsvdogs.sources.x_client import CredentialsError, load_bearer_token
 
 DEFAULT_SPEED = 10.0
 DEFAULT_RECORDING = Path("replay_data") / "cats_v_dogs.jsonl.gz"
@@ -178,6 +180,17 @@ def port_setting(option_value: int | None, variable: str, option: str) -> int:
         raise UpError(f"{variable}: {error}; fix it or pass {option}") from None
 
 
+def check_live_source(source: str) -> None:
+    """Raise UpError for a live source whose settings cannot work, before any server starts."""
+    try:
+        if source == "x":
+            load_bearer_token()
+        elif source == "bluesky":
+            load_endpoints()
+    except (CredentialsError, JetstreamConfigError) as error:
+        raise UpError(f"--source {source}: {error}") from None
+
+
 def create_state_folder(folder: Path) -> None:
     """Create the state folder, raising UpError that names it when it cannot be a folder."""
     try:
@@ -244,6 +257,7 @@ def point_at_stack(supervisor: NativeSupervisor) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         root = find_project_root()
+        check_live_source(args.source)
         folder = state_dir()
         create_state_folder(folder)
         files = args.file or [root / DEFAULT_RECORDING]
