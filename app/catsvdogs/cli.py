@@ -92,15 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         status = args.run(args)
-        # Flushed here, so that a reader that left is met by the handler below and not at exit.
+        # Flush here, so that a reader that exited meets the handler below instead of the flush at exit.
         sys.stdout.flush()
         return status
     except KeyboardInterrupt:
         print("catsvdogs: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader of stdout left, as `catsvdogs status | head -1` does. Python would report the
-        # failed flush at exit, so stdout goes to /dev/null; the exit status is the shell's for SIGPIPE.
+        # The reader of stdout exited, as in `catsvdogs status | head -1`. Python would report the failed
+        # flush at exit, so stdout goes to /dev/null. The exit status is the one a shell gives for SIGPIPE.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 128 + signal.SIGPIPE

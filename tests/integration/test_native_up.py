@@ -397,7 +397,7 @@ def test_folder_as_recording_named(shell: UserShell, tmp_path: Path) -> None:
     assert f"Not a recorded file but a folder: {tmp_path}; pass the files inside it" in result.stderr
 
 
-def test_state_folder_that_is_a_file_named(shell: UserShell, tmp_path: Path) -> None:
+def test_state_folder_file_named(shell: UserShell, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
     shell.environment["CATSVDOGS_STATE_DIR"] = str(blocker)

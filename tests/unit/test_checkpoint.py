@@ -177,7 +177,7 @@ def test_load_checkpoint_round_trip(tmp_path: Path) -> None:
 
 
 def started_checkpoint(tmp_path: Path, text: str) -> tuple[Path, Path]:
-    """Write ``text`` to a recording and a checkpoint of a run that reached its line 2; return both paths."""
+    """Write ``text`` to a recording and a checkpoint of a run that reached its line 2, and return both paths."""
     recording = tmp_path / "tweets.jsonl"
     recording.write_text(text, encoding="utf-8")
     path = tmp_path / "checkpoint.json"

@@ -117,7 +117,7 @@ def test_record_refuses_existing_file(tmp_path: Path):
 
 
 def stream_during_outage(*options: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run `stream --source bluesky` on three cat posts with Firehose unreachable; return the result and its seconds."""
+    """Run `stream --source bluesky` on three cat posts with Firehose unreachable, and return the result and its seconds."""
     # A port that nothing listens on: every Firehose call is refused, as while LocalStack is down.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

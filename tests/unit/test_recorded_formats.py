@@ -427,7 +427,7 @@ def test_unremembered_tweet_not_duplicate() -> None:
     assert tweet_filter.skip_reason(message) is None
 
 
-def test_inspect_counts_valid_copy_after_rejected(tmp_path: Path) -> None:
+def test_inspect_counts_copy_after_rejection(tmp_path: Path) -> None:
     bad = json.loads(v2_line("7"))
     bad["data"]["public_metrics"] = {"like_count": "many"}
     first = tmp_path / "bad.jsonl"

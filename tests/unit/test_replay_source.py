@@ -209,7 +209,7 @@ def test_far_future_created_at_rejected(tmp_path: Path) -> None:
     assert "--keep-timestamps" in rejections(items)[0].reason
 
 
-def test_rejected_copy_does_not_hide_valid_copy(tmp_path: Path) -> None:
+def test_rejected_copy_keeps_valid_copy(tmp_path: Path) -> None:
     bad = json.loads(tweet_line("5", "2026-01-02T03:04:05.000Z"))
     bad["data"]["public_metrics"] = {"like_count": "many"}
     first = write_lines(tmp_path / "bad.jsonl", [json.dumps(bad)])

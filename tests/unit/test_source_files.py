@@ -162,7 +162,7 @@ def test_directory_unreadable(tmp_path: Path) -> None:
 def test_pipe_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "tweets.fifo"
     os.mkfifo(path)
-    # A writer keeps the FIFO's open for reading from blocking.
+    # Opening a FIFO for reading blocks until it has a writer, so the test opens one first.
     writer = os.open(path, os.O_RDWR)
     try:
         with pytest.raises(UnreadableFile) as caught:

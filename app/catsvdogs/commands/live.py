@@ -145,7 +145,7 @@ def open_source_and_recorder(
     except SETUP_ERRORS as error:
         if recorder is not None:
             recorder.close()
-            # The recorder refuses an existing file, so an empty one would stop the next try too.
+            # The recorder rejects an existing file, so an empty one left here would stop the next try too.
             if recorder.lines == 0:
                 recorder.path.unlink(missing_ok=True)
         print(f"catsvdogs {command}: {error}", file=sys.stderr)

@@ -45,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, health_check: HealthCheck | None = None) -> int:
-    """Stream until the duration ends, a stop signal or an error; ``health_check`` runs before each Firehose call."""
+    """Stream until the duration ends, a stop signal or an error. ``health_check`` runs before each Firehose call."""
     settings = load_settings()
     live.quiet_websockets_logs()
     stop = threading.Event()

@@ -47,7 +47,7 @@ def loads_line(text: str, *, cut_off: bool = False) -> Any:
 
 
 def describe_json_error(error: json.JSONDecodeError) -> str:
-    """Describe a JSON error with its column; some of json's messages already end with "at"."""
+    """Return the message of a JSON error with its column. Some of json's messages already end with "at"."""
     where = "column" if error.msg.endswith(" at") else "at column"
     return f"invalid JSON: {error.msg} {where} {error.colno}"
 

@@ -50,7 +50,7 @@ def file_fingerprint(path: Path, head_bytes: int = FINGERPRINT_BYTES) -> dict[st
     """Return the size of ``path`` and a hash of its first ``head_bytes`` bytes, or None when it cannot be read.
 
     A file that grew keeps its first bytes, so a recording that is still being
-    written can be resumed. A replaced or rewritten file almost never keeps them.
+    written can be resumed. A replaced file passes only if its first bytes are the same.
     """
     try:
         with open(path, "rb") as source:
@@ -94,7 +94,11 @@ class Checkpoint:
     finished: bool = False
     updated_at: str | None = None
     fingerprints: list[dict[str, Any] | None] = field(default_factory=list)
-    """file_fingerprint of each of ``files`` when the run started; empty in a checkpoint written without them."""
+    """file_fingerprint of each of ``files`` when the run started, or None where the checkpoint has none."""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprints:
+            self.fingerprints = [None] * len(self.files)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,12 +119,9 @@ class Checkpoint:
                     ),
                     **({"fingerprint": fingerprint} if fingerprint is not None else {}),
                 }
-                for name, path, fingerprint in zip(self.files, self.paths, self._fingerprint_list(), strict=True)
+                for name, path, fingerprint in zip(self.files, self.paths, self.fingerprints, strict=True)
             ],
         }
-
-    def _fingerprint_list(self) -> list[dict[str, Any] | None]:
-        return self.fingerprints if len(self.fingerprints) == len(self.files) else [None] * len(self.files)
 
     @classmethod
     def from_json(cls, data: Any, source: Path) -> Checkpoint:
@@ -210,7 +211,7 @@ def load_checkpoint(path: Path, files: Sequence[Path], stream: str) -> Checkpoin
 
 def check_files_unchanged(path: Path, checkpoint: Checkpoint) -> None:
     """Raise CheckpointError when a file with a position was replaced or cut since ``checkpoint`` was written."""
-    for name, file_path, fingerprint in zip(checkpoint.files, checkpoint.paths, checkpoint.fingerprints, strict=False):
+    for name, file_path, fingerprint in zip(checkpoint.files, checkpoint.paths, checkpoint.fingerprints, strict=True):
         position = checkpoint.positions.get(name)
         if position is None or fingerprint is None:
             continue

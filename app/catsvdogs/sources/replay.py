@@ -159,13 +159,7 @@ def replay_file(
             return
         line = item.origin.line
         if 0 < line < done_line or (line == done_line and done_items > 0):
-            skipped_as_duplicate = (
-                isinstance(item, TweetMessage) and tweet_filter is not None and tweet_filter.skip_reason(item.message) is not None
-            )
-            if isinstance(item, TweetMessage) and tweet_filter is not None and not skipped_as_duplicate:
-                # NOTE: a tweet that the earlier run rejected for its encoding or size is taken as sent here.
-                if passes_transform_checks(item.message):
-                    tweet_filter.remember(item.message)
+            skipped_as_duplicate = filter_done_item(item, tweet_filter)
             if line == done_line and not skipped_as_duplicate:
                 done_items -= 1
             continue
@@ -193,6 +187,22 @@ def replay_file(
         report.tweets,
         sum(report.rejected.values()),
     )
+
+
+def filter_done_item(item: SourceItem, tweet_filter: TweetFilter | None) -> bool:
+    """Pass an item that an earlier run already handled through ``tweet_filter``, and return True for a skipped repeat.
+
+    A tweet that the earlier run sent is remembered, so that its repeats later
+    in the input are skipped as they were in that run.
+    """
+    if not isinstance(item, TweetMessage) or tweet_filter is None:
+        return False
+    if tweet_filter.skip_reason(item.message) is not None:
+        return True
+    # NOTE: a tweet that the earlier run rejected for its encoding or size counts as sent here.
+    if passes_transform_checks(item.message):
+        tweet_filter.remember(item.message)
+    return False
 
 
 def passes_transform_checks(message: dict[str, Any]) -> bool:
